@@ -1,0 +1,82 @@
+"""What a NeuralMemory carries from one call to the next (SPEC §2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import torch
+
+
+@dataclass
+class MemoryState:
+    """The memory at the last chunk boundary plus what is needed to finish the open chunk.
+
+    weights, momentum: tuples of ``[B, H, d_in, d_out]``, W and S at the last chunk boundary.
+    pending_*: the unfinished chunk's tokens (fewer than ``chunk_size``), re-run with the next call
+        so that every chunk takes its gradients at the same weights however the sequence was split:
+        q, k, v ``[B, H, r, D]``; theta, log_eta, log_keep ``[B, H, r]``; mask, reset ``[B, r]``.
+    conv_tails: the last ``kernel - 1`` projections of q, k and v, ``[B, kernel - 1, H * D]`` each.
+    position: tokens read so far. signature: the configuration that made the state.
+    """
+
+    weights: tuple[torch.Tensor, ...]
+    momentum: tuple[torch.Tensor, ...]
+    pending_q: torch.Tensor
+    pending_k: torch.Tensor
+    pending_v: torch.Tensor
+    pending_theta: torch.Tensor
+    pending_log_eta: torch.Tensor
+    pending_log_keep: torch.Tensor
+    pending_mask: torch.Tensor
+    pending_reset: torch.Tensor
+    conv_tails: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    position: int
+    signature: tuple
+
+    @property
+    def batch_size(self) -> int:
+        return self.weights[0].shape[0]
+
+    def _map(self, fn) -> "MemoryState":
+        changes = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                changes[f.name] = fn(value)
+            elif isinstance(value, tuple) and value and isinstance(value[0], torch.Tensor):
+                changes[f.name] = tuple(fn(t) for t in value)
+        return replace(self, **changes)
+
+    def detach(self) -> "MemoryState":
+        """Cut the autograd graph (truncated backpropagation through the memory state)."""
+        return self._map(torch.Tensor.detach)
+
+    def to(self, device=None, dtype: torch.dtype | None = None) -> "MemoryState":
+        """Move every tensor to ``device``; ``dtype`` applies to the floating-point ones only."""
+        return self._map(lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else None))
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """Flat name -> tensor map (for safetensors); ``from_tensors`` inverts it."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                out[f.name] = value
+            elif isinstance(value, tuple) and value and isinstance(value[0], torch.Tensor):
+                out.update({f"{f.name}.{i}": t for i, t in enumerate(value)})
+        return out
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], position: int, signature: tuple) -> "MemoryState":
+        kwargs: dict = {"position": position, "signature": tuple(signature)}
+        for f in fields(cls):
+            if f.name in kwargs:
+                continue
+            if f.name in tensors:
+                kwargs[f.name] = tensors[f.name]
+                continue
+            items = sorted((int(k.split(".")[1]), t) for k, t in tensors.items() if k.split(".")[0] == f.name)
+            if not items:
+                raise KeyError(f"memory state file has no tensor {f.name!r}: not a MemoryState")
+            kwargs[f.name] = tuple(t for _, t in items)
+        return cls(**kwargs)

@@ -1,0 +1,250 @@
+"""The neural long-term memory layer (paper §3.1 and §4.4; SPEC §2).
+
+Axes: B batch, T tokens, H heads, D width per head, r tokens of the unfinished chunk.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..ops import chunk_memory_update
+from ..ops.inputs import compute_dtype
+from ..ops.mlp import check_activation
+from .memory_state import MemoryState
+from .short_conv import ShortConv
+
+
+def _logit(p: float) -> float:
+    return math.log(p) - math.log1p(-p)
+
+
+class NeuralMemory(nn.Module):
+    """Titans' long-term memory: an MLP per head that is trained, while it reads, to map keys to values.
+
+    ``y, state = mem(x)`` reads ``x: [B, T, dim]`` and returns ``y: [B, T, dim]`` and a
+    :class:`MemoryState`; ``mem(x2, state=state)`` continues exactly where the first call stopped.
+
+    Per token: q, k, v are linear projections, each through a causal depthwise conv (kernel
+    ``conv_kernel``) and SiLU, q and k l2-normalised per head. Per token and head, gates
+    ``theta = theta_max * sigmoid(.)`` (inner learning rate), ``eta = sigmoid(.)`` (momentum: how much
+    past surprise carries over) and ``alpha = sigmoid(.)`` (forgetting) come from linear maps of x.
+    The memory then writes (k, v) by a gradient step on ``||M(k) - v||^2`` with momentum and weight
+    decay (Eqs. 12-14) and reads ``M(q)`` after the write (Eq. 15). The output is a per-head RMSNorm,
+    a sigmoid gate from x, and a projection back to ``dim``.
+
+    Args:
+        dim: model width. heads: number of memory heads; ``dim_head`` defaults to ``dim // heads``.
+        chunk_size: the paper's b: the tokens of one chunk take their gradients at the weights that
+            entered the chunk (chunks aligned to absolute positions 0, b, 2b, ...). Smaller is closer to
+            online learning and slower; it is independent of any attention segment length.
+        depth: weight matrices in the memory MLP (1 = linear memory). expansion: hidden = expansion * D.
+        activation: "gelu" (exact) or "silu". residual: ``M(x) = x + MLP(x)`` (off, as in the paper).
+        theta_max, theta_init, eta_init, alpha_init: gate range and values at initialisation (below).
+        check_finite: raise on NaN / inf in the input (one reduction per call).
+
+    Gate defaults: ``eta_init = 0.9`` and ``alpha_init = 0.01`` retain by default, as SPEC §2 suggests.
+    ``theta_max = 0.2`` with ``theta_init = 0.02``: with l2-normalised keys and the summed squared
+    error, a depth-2 memory at standard init is stable on long random input even with theta at its
+    ceiling (tested on 4K tokens), and diverges at 0.3 and above.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        heads: int = 4,
+        chunk_size: int = 64,
+        depth: int = 2,
+        expansion: int = 4,
+        *,
+        dim_head: int | None = None,
+        activation: str = "gelu",
+        residual: bool = False,
+        conv_kernel: int = 4,
+        theta_max: float = 0.2,
+        theta_init: float = 0.02,
+        eta_init: float = 0.9,
+        alpha_init: float = 0.01,
+        check_finite: bool = True,
+    ):
+        super().__init__()
+        check_activation(activation)
+        if dim_head is None:
+            if dim % heads:
+                raise ValueError(f"dim={dim} is not divisible by heads={heads}: pass dim_head explicitly")
+            dim_head = dim // heads
+        if depth < 1 or expansion < 1 or chunk_size < 1 or conv_kernel < 1:
+            raise ValueError("depth, expansion, chunk_size and conv_kernel must all be >= 1")
+        if not 0 < theta_init < theta_max:
+            raise ValueError(f"need 0 < theta_init < theta_max, got {theta_init} and {theta_max}")
+        self.dim, self.heads, self.dim_head = dim, heads, dim_head
+        self.chunk_size, self.depth, self.hidden = chunk_size, depth, expansion * dim_head
+        self.activation, self.residual, self.theta_max = activation, residual, theta_max
+        self.check_finite = check_finite
+        inner = heads * dim_head
+
+        self.to_qkv = nn.Linear(dim, 3 * inner, bias=False)
+        self.convs = nn.ModuleList(ShortConv(inner, conv_kernel) for _ in range(3))
+        # gates start data-independent at their pinned values; training makes them data-dependent
+        self.to_gates = nn.Linear(dim, 3 * heads)
+        nn.init.zeros_(self.to_gates.weight)
+        with torch.no_grad():
+            self.to_gates.bias.copy_(torch.tensor(
+                [_logit(theta_init / theta_max), _logit(eta_init), _logit(alpha_init)]
+            ).repeat_interleave(heads))
+        widths = [dim_head] + [self.hidden] * (depth - 1) + [dim_head]
+        self.initial_weights = nn.ParameterList(
+            nn.Parameter(torch.randn(heads, d_in, d_out) / math.sqrt(d_in))
+            for d_in, d_out in zip(widths[:-1], widths[1:])
+        )
+        self.out_norm_weight = nn.Parameter(torch.ones(heads, dim_head))
+        self.to_out_gate = nn.Linear(dim, inner, bias=False)
+        self.to_out = nn.Linear(inner, dim, bias=False)
+        self.last_stats: dict[str, torch.Tensor] = {}
+
+    @property
+    def signature(self) -> tuple:
+        """What a state must agree with to be continued by this layer."""
+        return ("NeuralMemory", self.heads, self.dim_head, self.hidden, self.depth, self.chunk_size,
+                self.convs[0].kernel_size)
+
+    def initial_state(self, batch_size: int, device=None, dtype=torch.float32) -> MemoryState:
+        """The state before any token: the learned initial memory, zero momentum, empty buffers."""
+        H, D = self.heads, self.dim_head
+        weights = tuple(w.to(dtype).unsqueeze(0).expand(batch_size, -1, -1, -1) for w in self.initial_weights)
+        zeros_tokens = torch.zeros(batch_size, H, 0, D, device=device, dtype=dtype)
+        zeros_gates = torch.zeros(batch_size, H, 0, device=device, dtype=dtype)
+        no_tokens = torch.zeros(batch_size, 0, dtype=torch.bool, device=device)
+        tail = torch.zeros(batch_size, self.convs[0].kernel_size - 1, H * D, device=device, dtype=dtype)
+        return MemoryState(
+            weights=weights, momentum=tuple(torch.zeros_like(w) for w in weights),
+            pending_q=zeros_tokens, pending_k=zeros_tokens, pending_v=zeros_tokens,
+            pending_theta=zeros_gates, pending_log_eta=zeros_gates, pending_log_keep=zeros_gates,
+            pending_mask=no_tokens, pending_reset=no_tokens, conv_tails=(tail, tail, tail),
+            position=0, signature=self.signature,
+        )
+
+    def _check(self, x, state, mask, reset):
+        if x.dim() != 3 or x.shape[-1] != self.dim:
+            raise ValueError(f"x: expected [batch, tokens, {self.dim}], got {tuple(x.shape)}")
+        B, T, _ = x.shape
+        if T == 0:
+            raise ValueError("x has no tokens (T = 0): pass at least one token")
+        for name, t in (("mask", mask), ("reset", reset)):
+            if t is not None and t.shape != (B, T):
+                raise ValueError(f"{name}: expected a [batch, tokens] = {[B, T]} bool tensor, got {tuple(t.shape)}")
+        if state is not None:
+            if state.signature != self.signature:
+                raise ValueError(
+                    f"state was made by a memory configured as {state.signature}, this one is "
+                    f"{self.signature}: pass state=None to start fresh"
+                )
+            if state.batch_size != B:
+                raise ValueError(f"state holds batch size {state.batch_size}, x has batch size {B}")
+        if self.check_finite and not torch.isfinite(x).all():
+            raise ValueError("x contains NaN or inf (set check_finite=False to skip this check)")
+
+    def _project(self, x, state, mask, reset):
+        """q, k, v ``[B, H, T, D]`` and the new conv tails."""
+        B, T, _ = x.shape
+        H, D = self.heads, self.dim_head
+        qkv = self.to_qkv(x)
+        if mask is not None:
+            # padding must not reach the memory, also not through the conv window of later tokens
+            qkv = qkv * mask.unsqueeze(-1).to(qkv.dtype)
+        outs, tails = [], []
+        for part, conv, tail in zip(qkv.chunk(3, dim=-1), self.convs, state.conv_tails):
+            out, new_tail = conv(part, tail, reset)
+            outs.append(F.silu(out).view(B, T, H, D).transpose(1, 2))
+            tails.append(new_tail)
+        q, k, v = outs
+        return F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, tuple(tails)
+
+    def _gates(self, x):
+        """theta, log(eta), log(1 - alpha), each ``[B, H, T]``; logsigmoid keeps the logs finite."""
+        theta, eta, alpha = self.to_gates(x).to(compute_dtype(x.dtype)).transpose(1, 2).chunk(3, dim=1)
+        return self.theta_max * torch.sigmoid(theta), F.logsigmoid(eta), F.logsigmoid(-alpha)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        state: MemoryState | None = None,
+        *,
+        mask: torch.Tensor | None = None,
+        reset: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, MemoryState]:
+        """x: ``[B, T, dim]``. mask: ``[B, T]`` bool, False for padding (never written, output zero).
+        reset: ``[B, T]`` bool, True at a document start (memory back to its initial weights).
+        """
+        self._check(x, state, mask, reset)
+        B, T, _ = x.shape
+        if state is None:
+            state = self.initial_state(B, x.device)
+        q, k, v, tails = self._project(x, state, mask, reset)
+        theta, log_eta, log_keep = self._gates(x)
+        mask_ = torch.ones(B, T, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
+        reset_ = torch.zeros(B, T, dtype=torch.bool, device=x.device) if reset is None else reset.bool()
+
+        # re-run the unfinished chunk with the new tokens, from the weights at the chunk boundary
+        r = state.pending_q.shape[2]
+        cat = lambda old, new, dim=2: torch.cat([old.to(new.dtype), new], dim=dim)  # noqa: E731
+        Q, K, V = cat(state.pending_q, q), cat(state.pending_k, k), cat(state.pending_v, v)
+        TH, LE, LK = cat(state.pending_theta, theta), cat(state.pending_log_eta, log_eta), cat(
+            state.pending_log_keep, log_keep)
+        M, R = cat(state.pending_mask, mask_, 1), cat(state.pending_reset, reset_, 1)
+        any_mask, any_reset = not bool(M.all()), bool(R.any())
+
+        total = r + T
+        full = total - total % self.chunk_size
+        W, S = state.weights, state.momentum
+        reset_weights = tuple(self.initial_weights) if any_reset else None
+        ys, inner_losses = [], []
+        for lo, hi in ((0, full), (full, total)):
+            if hi == lo:
+                continue
+            y_part, W_part, S_part, loss_part = chunk_memory_update(
+                Q[:, :, lo:hi], K[:, :, lo:hi], V[:, :, lo:hi],
+                TH[:, :, lo:hi], LE[:, :, lo:hi], LK[:, :, lo:hi], W, S,
+                chunk_size=self.chunk_size, activation=self.activation, residual=self.residual,
+                mask=M[:, lo:hi] if any_mask else None, log_gates=True,
+                reset=R[:, lo:hi] if any_reset else None, reset_weights=reset_weights,
+                return_inner_loss=True,
+            )
+            ys.append(y_part)
+            inner_losses.append(loss_part)
+            if hi == full:  # the state keeps the boundary weights; the open chunk stays pending
+                W, S = W_part, S_part
+        y = torch.cat(ys, dim=2)[:, :, r:]  # [B, H, T, D]
+        self._record_stats(theta, log_eta, log_keep, torch.cat(inner_losses, dim=2)[:, :, r:], mask_)
+
+        y = F.rms_norm(y, (self.dim_head,)) * self.out_norm_weight.unsqueeze(1).to(y.dtype)
+        y = y.transpose(1, 2).reshape(B, T, -1).to(x.dtype) * torch.sigmoid(self.to_out_gate(x))
+        out = self.to_out(y)
+        if mask is not None:
+            out = out * mask.unsqueeze(-1).to(out.dtype)
+
+        keep = slice(full, total)
+        new_state = MemoryState(
+            weights=tuple(W), momentum=tuple(S),
+            # copies, so that the state does not keep this call's whole sequence alive
+            pending_q=Q[:, :, keep].clone(), pending_k=K[:, :, keep].clone(), pending_v=V[:, :, keep].clone(),
+            pending_theta=TH[:, :, keep].clone(), pending_log_eta=LE[:, :, keep].clone(),
+            pending_log_keep=LK[:, :, keep].clone(), pending_mask=M[:, keep].clone(),
+            pending_reset=R[:, keep].clone(), conv_tails=tails,
+            position=state.position + T, signature=self.signature,
+        )
+        return out, new_state
+
+    @torch.no_grad()
+    def _record_stats(self, theta, log_eta, log_keep, inner_loss, mask):
+        """Means over real tokens of the gates and of the inner loss (the surprise), for logging."""
+        w = mask[:, None, :].to(theta.dtype).expand_as(theta)
+        n = w.sum().clamp_min(1.0)
+        mean = lambda t: (t.float() * w).sum() / n  # noqa: E731
+        self.last_stats = {
+            "theta": mean(theta), "eta": mean(log_eta.exp()), "alpha": mean(-torch.expm1(log_keep)),
+            "inner_loss": mean(inner_loss),
+        }

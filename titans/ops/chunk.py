@@ -1,0 +1,212 @@
+"""Chunk-parallel memory update: the exact closed form of SPEC §1, with no per-token weights.
+
+Axes: B batch, H heads, N chunks, b chunk size, D key/value width, Dh hidden width.
+
+Inside a chunk the gradient of every token is taken at the entering weights W0 (mini-batch gradient
+descent, Eq. 13 with a shared W_{t'}); for an MLP that gradient is a sum of outer products
+``g_l = h_{l-1}^T delta_l`` of a layer's input and the loss gradient at its output. The weights seen by
+token t are therefore
+
+    W_l,t = A_t W_l,0 + Bm_t S_l,0 - sum_{s<=t} C[t,s] h_{l-1,s}^T delta_{l,s}        (Eqs. 13-14 unrolled)
+
+and a query's pre-activation at layer l needs no W_l,t at all:
+
+    z_l,t = A_t (x_t W_l,0) + Bm_t (x_t S_l,0) - sum_s C[t,s] (x_t . h_{l-1,s}) delta_{l,s}.
+
+Only the chunk-boundary weights and momentum are ever materialised; per chunk the work is batched
+matmuls over ``[B, H]``. The chunks are walked with ``unbind`` of a ``[B, H, N, b, .]`` view (not by
+slicing, whose backward would zero-fill the whole sequence once per chunk).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .gates import chunk_coefficients
+from .inputs import Weights, prepare_inputs
+from .mlp import activate, activate_with_derivative
+
+
+def _key_gradients(weights, k, v, activation, residual):
+    """Layer inputs h_{l-1} and output gradients delta_l of ||M_W(k) - v||^2 at the weights W.
+
+    k, v: ``[..., n, D]``; returns two lists of length L, ``h[l]: [..., n, d_in_l]`` and
+    ``delta[l]: [..., n, d_out_l]``, so that the weight gradient of token s is ``h[l]_s^T delta[l]_s``.
+    """
+    depth = len(weights)
+    inputs, slopes = [k], []
+    h = k
+    for layer, w in enumerate(weights):
+        z = h @ w
+        if layer < depth - 1:
+            h, slope = activate_with_derivative(z, activation)
+            inputs.append(h)
+            slopes.append(slope)
+        else:
+            h = z
+    out = h + k if residual else h
+    deltas = [2.0 * (out - v)]  # d/d out of the summed squared error (Eq. 12)
+    for layer in range(depth - 2, -1, -1):
+        deltas.insert(0, (deltas[0] @ weights[layer + 1].mT) * slopes[layer])
+    return inputs[:depth], deltas
+
+
+def _retrieve(q, weights, momentum, key_inputs, deltas, coeffs, qk_term, reset_weights, activation, residual):
+    """y_t = M_{W_t}(q_t) for every token of one chunk, through the closed form (module docstring)."""
+    A = coeffs["A"].unsqueeze(-1)  # [B, H, b, 1]
+    Bm = coeffs["Bm"].unsqueeze(-1)
+    C = coeffs["C"]  # [B, H, b, b]
+    h = q
+    for layer, (w, s, h_key, delta) in enumerate(zip(weights, momentum, key_inputs, deltas)):
+        # the first layer's (C * q k^T) does not depend on the weights: precomputed for all chunks
+        scores = qk_term if layer == 0 else C * (h @ h_key.mT)
+        z = A * (h @ w) + Bm * (h @ s) - scores @ delta
+        if reset_weights is not None:
+            z = z + coeffs["R"].unsqueeze(-1) * (h @ reset_weights[layer])
+        h = activate(z, activation) if layer < len(weights) - 1 else z
+    return h + q if residual else h
+
+
+def _chunk_end_state(weights, momentum, key_inputs, deltas, coeffs, reset_weights):
+    """Weights and momentum after the chunk's last token (row b of the same coefficients)."""
+    a = coeffs["A"][..., -1, None, None]
+    bm = coeffs["Bm"][..., -1, None, None]
+    e = coeffs["E_end"][..., None, None]
+    c_end = coeffs["C"][..., -1, :].unsqueeze(-1)  # [B, H, b, 1]
+    s_end = coeffs["Pe_theta_end"].unsqueeze(-1)
+    new_w, new_s = [], []
+    for layer, (w, s, h_key, delta) in enumerate(zip(weights, momentum, key_inputs, deltas)):
+        w_next = a * w + bm * s - h_key.mT @ (c_end * delta)
+        if reset_weights is not None:
+            w_next = w_next + coeffs["R"][..., -1, None, None] * reset_weights[layer]
+        new_w.append(w_next)
+        new_s.append(e * s - h_key.mT @ (s_end * delta))
+    return new_w, new_s
+
+
+def _to_chunks(t: torch.Tensor, pad: int, b: int, value: float = 0.0) -> torch.Tensor:
+    """``[B, H, T, ...]`` -> ``[B, H, N, b, ...]``, the tail padded with ``value``."""
+    trailing = t.dim() - 3
+    if pad:
+        t = F.pad(t, (0, 0) * trailing + (0, pad), value=value)
+    return t.reshape(*t.shape[:2], -1, b, *t.shape[3:])
+
+
+def chunk_memory_update(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    theta: torch.Tensor,
+    eta: torch.Tensor,
+    alpha: torch.Tensor,
+    weights: Weights,
+    momentum: Weights | None = None,
+    *,
+    chunk_size: int,
+    activation: str = "gelu",
+    residual: bool = False,
+    mask: torch.Tensor | None = None,
+    log_gates: bool = False,
+    reset: torch.Tensor | None = None,
+    reset_weights: Weights | None = None,
+    return_inner_loss: bool = False,
+):
+    """Titans' long-term memory over a sequence, chunk-parallel and exact.
+
+    Args:
+        q, k, v: ``[B, H, T, D]`` queries, keys, values (the layer l2-normalises q and k).
+        theta: ``[B, H, T]`` inner learning rates (>= 0).
+        eta: ``[B, H, T]`` momentum gates in [0, 1] (or log(eta) with ``log_gates``).
+        alpha: ``[B, H, T]`` forgetting gates in [0, 1] (or log(1 - alpha) with ``log_gates``).
+        weights: the memory MLP's weights at the start, a tuple of ``[B, H, d_in, d_out]``
+            (``W1: [D, Dh]``, ..., ``WL: [Dh, D]``); its length is the depth.
+        momentum: the surprise S at the start, shaped like ``weights`` (zeros when None).
+        chunk_size: b, the number of tokens whose gradients are taken at the same weights (the
+            paper's mini-batch). b = 1 is online gradient descent. The op starts at a chunk boundary.
+        activation: "gelu" (exact erf) or "silu". residual: ``M(x) = x + MLP(x)``.
+        mask: ``[B, T]`` bool, False for padding: that step leaves memory and momentum untouched.
+        log_gates: take ``eta`` and ``alpha`` as log(eta) and log(1 - alpha) (from ``logsigmoid``),
+            so that gradients stay finite at the gate extremes.
+        reset: ``[B, T]`` bool, True where a document starts: the memory returns to
+            ``reset_weights`` (broadcastable to ``weights``) and zero momentum before that token writes.
+        return_inner_loss: also return ``||M(k_t) - v_t||^2`` ``[B, H, T]`` at the weights where
+            token t's gradient was taken (the momentary surprise, Eq. 12), for logging.
+
+    Returns:
+        y ``[B, H, T, D]`` (in q's dtype): token t's retrieval with the memory after its own write
+        (Eq. 15); the final weights and momentum (float32, or float64 for float64 inputs); and the
+        inner loss when asked for.
+    """
+    x = prepare_inputs(
+        q, k, v, theta, eta, alpha, weights, momentum, chunk_size=chunk_size, activation=activation,
+        mask=mask, reset=reset, reset_weights=reset_weights,
+    )
+    B, H, T, D = x.q.shape
+    b = chunk_size
+    pad = (-T) % b
+
+    written = torch.ones(B, 1, T, dtype=x.q.dtype, device=x.q.device)
+    if x.mask is not None:
+        written = x.mask[:, None, :].to(x.q.dtype)
+        real = x.mask[:, None, :]
+        # substitute the no-op gates before the log, so a masked extreme gate cannot make a NaN gradient
+        theta_ = torch.where(real, x.theta, 0.0)
+        eta_ = torch.where(real, x.eta, 0.0 if log_gates else 1.0)
+        alpha_ = torch.where(real, x.alpha, 0.0)
+    else:
+        theta_, eta_, alpha_ = x.theta, x.eta, x.alpha
+    log_eta = eta_ if log_gates else torch.log(eta_)
+    log_keep = alpha_ if log_gates else torch.log1p(-alpha_)
+
+    injected, from_reset = None, None
+    if x.reset is not None:
+        # a reset token first drops the old weights and momentum (log-gate -inf: a zero product), then
+        # takes in the reset weights with its own (1 - alpha)
+        starts = x.reset[:, None, :].expand(B, H, T)
+        injected = torch.where(starts, log_keep.exp(), 0.0)
+        log_keep = log_keep.masked_fill(starts, float("-inf"))
+        log_eta = log_eta.masked_fill(starts, float("-inf"))
+        # tokens after a document start inside their chunk take gradients at the reset weights
+        from_reset = _to_chunks(x.reset[:, None, :].to(torch.int32), pad, b).cumsum(-1) > 0  # [B, 1, N, b]
+        injected = _to_chunks(injected, pad, b)
+
+    coeffs = chunk_coefficients(
+        _to_chunks(log_keep, pad, b),
+        _to_chunks(log_eta, pad, b),
+        _to_chunks(theta_, pad, b),
+        _to_chunks(written.expand(B, H, T), pad, b),  # padded tail: writes nothing
+        injected,
+    )
+    Q, K, V = (_to_chunks(t, pad, b) for t in (x.q, x.k, x.v))  # [B, H, N, b, D]
+    qk_terms = coeffs["C"] * (Q @ K.mT)  # [B, H, N, b, b]
+
+    reset_weights_ = x.reset_weights
+    reset_keys = None
+    if reset_weights_ is not None:
+        # gradients at the reset weights do not depend on the sequential state: all chunks at once
+        reset_keys = _key_gradients(
+            [w.unsqueeze(2) for w in reset_weights_], K, V, activation, residual
+        )
+
+    per_chunk = [t.unbind(2) for t in (Q, K, V, qk_terms)]
+    coeff_chunks = {name: c.unbind(2) for name, c in coeffs.items()}
+    W, S = list(x.weights), list(x.momentum)
+    ys, inner_losses = [], []
+    for n, (qn, kn, vn, qk_n) in enumerate(zip(*per_chunk)):
+        cn = {name: c[n] for name, c in coeff_chunks.items()}
+        h_keys, deltas = _key_gradients(W, kn, vn, activation, residual)
+        if reset_keys is not None:
+            after = from_reset[:, :, n, :, None]  # [B, 1, b, 1]
+            h_keys = [torch.where(after, r[:, :, n], h) for r, h in zip(reset_keys[0], h_keys)]
+            deltas = [torch.where(after, r[:, :, n], d) for r, d in zip(reset_keys[1], deltas)]
+        if return_inner_loss:
+            inner_losses.append(0.25 * deltas[-1].detach().pow(2).sum(-1))
+        ys.append(_retrieve(qn, W, S, h_keys, deltas, cn, qk_n, reset_weights_, activation, residual))
+        W, S = _chunk_end_state(W, S, h_keys, deltas, cn, reset_weights_)
+    y = torch.stack(ys, dim=2).reshape(B, H, -1, D)
+    if pad:
+        y = y[:, :, :T]
+    if return_inner_loss:
+        return y.to(q.dtype), tuple(W), tuple(S), torch.stack(inner_losses, dim=2).reshape(B, H, -1)[:, :, :T]
+    return y.to(q.dtype), tuple(W), tuple(S)

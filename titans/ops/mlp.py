@@ -1,0 +1,50 @@
+"""The memory model M_W: a bias-free MLP applied per head (SPEC §1).
+
+Depth L = number of weight matrices: ``M(x) = x W1`` for L = 1,
+``M(x) = act(x W1) W2`` for L = 2, deeper memories repeat the hidden layer.
+With ``residual=True``, ``M(x) = x + MLP(x)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+ACTIVATIONS = ("gelu", "silu")
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def check_activation(activation: str) -> None:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+
+
+def activate(z: torch.Tensor, activation: str) -> torch.Tensor:
+    """act(z): exact (erf) GELU or SiLU."""
+    if activation == "gelu":
+        return torch.nn.functional.gelu(z)
+    return torch.nn.functional.silu(z)
+
+
+def activate_with_derivative(z: torch.Tensor, activation: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """act(z) and act'(z), sharing the expensive part (the normal cdf, or the sigmoid)."""
+    if activation == "gelu":
+        cdf = 0.5 * (1.0 + torch.erf(z * _INV_SQRT_2))
+        pdf = torch.exp(-0.5 * z * z) * _INV_SQRT_2PI
+        return z * cdf, cdf + z * pdf
+    sig = torch.sigmoid(z)
+    return z * sig, sig * (1.0 + z * (1.0 - sig))
+
+
+def memory_forward(
+    weights: tuple[torch.Tensor, ...], x: torch.Tensor, activation: str, residual: bool
+) -> torch.Tensor:
+    """M_W(x) for x ``[..., n, D]`` and weights ``[..., d_in, d_out]`` (plain autograd; reference path)."""
+    h = x
+    for i, w in enumerate(weights):
+        h = h @ w
+        if i < len(weights) - 1:
+            h = activate(h, activation)
+    return x + h if residual else h
