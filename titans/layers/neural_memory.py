@@ -117,15 +117,16 @@ class NeuralMemory(nn.Module):
         """The state before any token: the learned initial memory, zero momentum, empty buffers."""
         H, D = self.heads, self.dim_head
         weights = tuple(w.to(dtype).unsqueeze(0).expand(batch_size, -1, -1, -1) for w in self.initial_weights)
-        zeros_tokens = torch.zeros(batch_size, H, 0, D, device=device, dtype=dtype)
-        zeros_gates = torch.zeros(batch_size, H, 0, device=device, dtype=dtype)
-        no_tokens = torch.zeros(batch_size, 0, dtype=torch.bool, device=device)
-        tail = torch.zeros(batch_size, self.convs[0].kernel_size - 1, H * D, device=device, dtype=dtype)
+        no_tokens = lambda *shape, dtype=dtype: torch.zeros(batch_size, *shape, device=device, dtype=dtype)  # noqa: E731
+        tails = tuple(
+            torch.zeros(batch_size, self.convs[0].kernel_size - 1, H * D, device=device, dtype=dtype) for _ in range(3)
+        )
         return MemoryState(
             weights=weights, momentum=tuple(torch.zeros_like(w) for w in weights),
-            pending_q=zeros_tokens, pending_k=zeros_tokens, pending_v=zeros_tokens,
-            pending_theta=zeros_gates, pending_log_eta=zeros_gates, pending_log_keep=zeros_gates,
-            pending_mask=no_tokens, pending_reset=no_tokens, conv_tails=(tail, tail, tail),
+            pending_q=no_tokens(H, 0, D), pending_k=no_tokens(H, 0, D), pending_v=no_tokens(H, 0, D),
+            pending_theta=no_tokens(H, 0), pending_log_eta=no_tokens(H, 0), pending_log_keep=no_tokens(H, 0),
+            pending_mask=no_tokens(0, dtype=torch.bool), pending_reset=no_tokens(0, dtype=torch.bool),
+            conv_tails=tails,
             position=0, signature=self.signature,
         )
 
@@ -184,7 +185,7 @@ class NeuralMemory(nn.Module):
         self._check(x, state, mask, reset)
         B, T, _ = x.shape
         if state is None:
-            state = self.initial_state(B, x.device)
+            state = self.initial_state(B, x.device, compute_dtype(x.dtype))
         q, k, v, tails = self._project(x, state, mask, reset)
         theta, log_eta, log_keep = self._gates(x)
         mask_ = torch.ones(B, T, dtype=torch.bool, device=x.device) if mask is None else mask.bool()

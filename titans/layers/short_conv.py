@@ -11,7 +11,7 @@ class ShortConv(nn.Module):
 
     The tail (the last ``kernel_size - 1`` inputs of the previous call, zeros at the start) makes a
     split sequence equal one call. A tap that reaches across a document start (``reset``) is dropped,
-    so a packed document sees exactly what it would see alone.
+    so a packed document sees exactly what it would see alone; the tail is cut the same way.
     """
 
     def __init__(self, channels: int, kernel_size: int = 4):
@@ -46,4 +46,9 @@ class ShortConv(nn.Module):
                 same_doc = doc[:, K - 1 - i : K - 1 - i + T] == doc[:, K - 1 :]
                 past = past * same_doc.unsqueeze(-1).to(x.dtype)
             out = out + past * self.weight[:, i].to(x.dtype)
-        return out, ext[:, ext.shape[1] - (K - 1) :]
+        tail = ext[:, ext.shape[1] - (K - 1) :]
+        if reset is not None:
+            # every later token belongs to the last document (or a newer one): the tail keeps only that
+            # document's inputs, so the next call needs no document index to cut the window
+            tail = tail * (doc[:, doc.shape[1] - (K - 1) :] == doc[:, -1:]).unsqueeze(-1).to(x.dtype)
+        return out, tail.clone()  # a copy: the caller's state must not keep all of ext alive

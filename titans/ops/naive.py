@@ -59,7 +59,7 @@ def naive_memory_update(
             S = [torch.where(r, torch.zeros_like(s), s) for s in S]
             W_enter = [torch.where(r, w0, w) for w0, w in zip(x.reset_weights, W_enter)]
         with torch.enable_grad():
-            leaves = [w if w.requires_grad else w.detach().requires_grad_(True) for w in W_enter]
+            leaves = [w if create_graph and w.requires_grad else w.detach().requires_grad_(True) for w in W_enter]
             pred = memory_forward(leaves, x.k[:, :, t : t + 1], activation, residual)
             per_head = (pred - x.v[:, :, t : t + 1]).pow(2).sum(dim=(-2, -1))  # [B, H]
             grads = torch.autograd.grad(per_head.sum(), leaves, create_graph=create_graph)
