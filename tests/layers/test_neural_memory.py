@@ -369,8 +369,6 @@ def test_default_memory_stays_bounded_on_4k_tokens():
     _assert_bounded(mem, y, state)
 
 
-@pytest.mark.xfail(strict=True, reason="package bug: theta at its default ceiling theta_max=0.02 diverges "
-                   "(inf/NaN weights in some heads) on 4K random tokens, against the class docstring")
 def test_default_memory_stays_bounded_at_theta_ceiling():
     for seed in (100, 101, 102):
         mem, y, state = _long_run(seed, theta_bias=20.0)
