@@ -23,66 +23,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .chunk_function import ChunkedMemory, key_pass
 from .gates import chunk_coefficients
 from .inputs import Weights, prepare_inputs
-from .mlp import activate, activate_with_derivative
-
-
-def _key_gradients(weights, k, v, activation, residual):
-    """Layer inputs h_{l-1} and output gradients delta_l of ||M_W(k) - v||^2 at the weights W.
-
-    k, v: ``[..., n, D]``; returns two lists of length L, ``h[l]: [..., n, d_in_l]`` and
-    ``delta[l]: [..., n, d_out_l]``, so that the weight gradient of token s is ``h[l]_s^T delta[l]_s``.
-    """
-    depth = len(weights)
-    inputs, slopes = [k], []
-    h = k
-    for layer, w in enumerate(weights):
-        z = h @ w
-        if layer < depth - 1:
-            h, slope = activate_with_derivative(z, activation)
-            inputs.append(h)
-            slopes.append(slope)
-        else:
-            h = z
-    out = h + k if residual else h
-    deltas = [2.0 * (out - v)]  # d/d out of the summed squared error (Eq. 12)
-    for layer in range(depth - 2, -1, -1):
-        deltas.insert(0, (deltas[0] @ weights[layer + 1].mT) * slopes[layer])
-    return inputs[:depth], deltas
-
-
-def _retrieve(q, weights, momentum, key_inputs, deltas, coeffs, qk_term, reset_weights, activation, residual):
-    """y_t = M_{W_t}(q_t) for every token of one chunk, through the closed form (module docstring)."""
-    A = coeffs["A"].unsqueeze(-1)  # [B, H, b, 1]
-    Bm = coeffs["Bm"].unsqueeze(-1)
-    C = coeffs["C"]  # [B, H, b, b]
-    h = q
-    for layer, (w, s, h_key, delta) in enumerate(zip(weights, momentum, key_inputs, deltas)):
-        # the first layer's (C * q k^T) does not depend on the weights: precomputed for all chunks
-        scores = qk_term if layer == 0 else C * (h @ h_key.mT)
-        z = A * (h @ w) + Bm * (h @ s) - scores @ delta
-        if reset_weights is not None:
-            z = z + coeffs["R"].unsqueeze(-1) * (h @ reset_weights[layer])
-        h = activate(z, activation) if layer < len(weights) - 1 else z
-    return h + q if residual else h
-
-
-def _chunk_end_state(weights, momentum, key_inputs, deltas, coeffs, reset_weights):
-    """Weights and momentum after the chunk's last token (row b of the same coefficients)."""
-    a = coeffs["A"][..., -1, None, None]
-    bm = coeffs["Bm"][..., -1, None, None]
-    e = coeffs["E_end"][..., None, None]
-    c_end = coeffs["C"][..., -1, :].unsqueeze(-1)  # [B, H, b, 1]
-    s_end = coeffs["Pe_theta_end"].unsqueeze(-1)
-    new_w, new_s = [], []
-    for layer, (w, s, h_key, delta) in enumerate(zip(weights, momentum, key_inputs, deltas)):
-        w_next = a * w + bm * s - h_key.mT @ (c_end * delta)
-        if reset_weights is not None:
-            w_next = w_next + coeffs["R"][..., -1, None, None] * reset_weights[layer]
-        new_w.append(w_next)
-        new_s.append(e * s - h_key.mT @ (s_end * delta))
-    return new_w, new_s
 
 
 def _to_chunks(t: torch.Tensor, pad: int, b: int, value: float = 0.0) -> torch.Tensor:
@@ -179,34 +122,21 @@ def chunk_memory_update(
         injected,
     )
     Q, K, V = (_to_chunks(t, pad, b) for t in (x.q, x.k, x.v))  # [B, H, N, b, D]
-    qk_terms = coeffs["C"] * (Q @ K.mT)  # [B, H, N, b, b]
+    qk_term = coeffs["C"] * (Q @ K.mT)  # the first layer's scores do not depend on the weights
 
-    reset_weights_ = x.reset_weights
-    reset_keys = None
-    if reset_weights_ is not None:
+    depth = len(x.weights)
+    extra = ()
+    if x.reset_weights is not None:
         # gradients at the reset weights do not depend on the sequential state: all chunks at once
-        reset_keys = _key_gradients(
-            [w.unsqueeze(2) for w in reset_weights_], K, V, activation, residual
-        )
-
-    per_chunk = [t.unbind(2) for t in (Q, K, V, qk_terms)]
-    coeff_chunks = {name: c.unbind(2) for name, c in coeffs.items()}
-    W, S = list(x.weights), list(x.momentum)
-    ys, inner_losses = [], []
-    for n, (qn, kn, vn, qk_n) in enumerate(zip(*per_chunk)):
-        cn = {name: c[n] for name, c in coeff_chunks.items()}
-        h_keys, deltas = _key_gradients(W, kn, vn, activation, residual)
-        if reset_keys is not None:
-            after = from_reset[:, :, n, :, None]  # [B, 1, b, 1]
-            h_keys = [torch.where(after, r[:, :, n], h) for r, h in zip(reset_keys[0], h_keys)]
-            deltas = [torch.where(after, r[:, :, n], d) for r, d in zip(reset_keys[1], deltas)]
-        if return_inner_loss:
-            inner_losses.append(0.25 * deltas[-1].detach().pow(2).sum(-1))
-        ys.append(_retrieve(qn, W, S, h_keys, deltas, cn, qk_n, reset_weights_, activation, residual))
-        W, S = _chunk_end_state(W, S, h_keys, deltas, cn, reset_weights_)
-    y = torch.stack(ys, dim=2).reshape(B, H, -1, D)
-    if pad:
-        y = y[:, :, :T]
+        reset_h, _, reset_d = key_pass([w.unsqueeze(2) for w in x.reset_weights], K, V, activation, residual)
+        extra = (*x.reset_weights, *reset_h, *reset_d)
+    y, inner_loss, *state = ChunkedMemory.apply(
+        (depth, activation, residual), Q, K, V, qk_term, coeffs["A"], coeffs["Bm"], coeffs["C"],
+        coeffs["Pe_theta_end"], coeffs["E_end"], coeffs.get("R"), from_reset,
+        *x.weights, *x.momentum, *extra,
+    )
+    W, S = tuple(state[:depth]), tuple(state[depth:])
+    y = y.reshape(B, H, -1, D)[:, :, :T]
     if return_inner_loss:
-        return y.to(q.dtype), tuple(W), tuple(S), torch.stack(inner_losses, dim=2).reshape(B, H, -1)[:, :, :T]
-    return y.to(q.dtype), tuple(W), tuple(S)
+        return y.to(q.dtype), W, S, inner_loss.reshape(B, H, -1)[:, :, :T]
+    return y.to(q.dtype), W, S
