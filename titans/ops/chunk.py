@@ -128,7 +128,7 @@ def chunk_memory_update(
     extra = ()
     if x.reset_weights is not None:
         # gradients at the reset weights do not depend on the sequential state: all chunks at once
-        reset_h, _, reset_d = key_pass([w.unsqueeze(2) for w in x.reset_weights], K, V, activation, residual)
+        reset_h, _, _, reset_d = key_pass([w.unsqueeze(2) for w in x.reset_weights], K, V, activation, residual)
         extra = (*x.reset_weights, *reset_h, *reset_d)
     y, inner_loss, *state = ChunkedMemory.apply(
         (depth, activation, residual), Q, K, V, qk_term, coeffs["A"], coeffs["Bm"], coeffs["C"],
