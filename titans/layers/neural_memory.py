@@ -22,6 +22,17 @@ def _logit(p: float) -> float:
     return math.log(p) - math.log1p(-p)
 
 
+def _prepend(pending: torch.Tensor, new: torch.Tensor, dim: int = 2) -> torch.Tensor:
+    """The unfinished chunk's buffered tokens followed by the new ones (no copy when none are buffered)."""
+    if pending.shape[dim] == 0:
+        return new
+    return torch.cat([pending.to(new.dtype), new], dim=dim)
+
+
+def _join(parts: list[torch.Tensor]) -> torch.Tensor:
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
+
+
 class NeuralMemory(nn.Module):
     """Titans' long-term memory: an MLP per head that is trained, while it reads, to map keys to values.
 
@@ -194,11 +205,10 @@ class NeuralMemory(nn.Module):
 
         # re-run the unfinished chunk with the new tokens, from the weights at the chunk boundary
         r = state.pending_q.shape[2]
-        cat = lambda old, new, dim=2: torch.cat([old.to(new.dtype), new], dim=dim)  # noqa: E731
-        Q, K, V = cat(state.pending_q, q), cat(state.pending_k, k), cat(state.pending_v, v)
-        TH, LE, LK = cat(state.pending_theta, theta), cat(state.pending_log_eta, log_eta), cat(
-            state.pending_log_keep, log_keep)
-        M, R = cat(state.pending_mask, mask_, 1), cat(state.pending_reset, reset_, 1)
+        Q, K, V = _prepend(state.pending_q, q), _prepend(state.pending_k, k), _prepend(state.pending_v, v)
+        TH, LE, LK = (_prepend(state.pending_theta, theta), _prepend(state.pending_log_eta, log_eta),
+                      _prepend(state.pending_log_keep, log_keep))
+        M, R = _prepend(state.pending_mask, mask_, 1), _prepend(state.pending_reset, reset_, 1)
         any_mask, any_reset = not bool(M.all()), bool(R.any())
 
         total = r + T
@@ -221,8 +231,8 @@ class NeuralMemory(nn.Module):
             inner_losses.append(loss_part)
             if hi == full:  # the state keeps the boundary weights; the open chunk stays pending
                 W, S = W_part, S_part
-        y = torch.cat(ys, dim=2)[:, :, r:]  # [B, H, T, D]
-        self._record_stats(theta, log_eta, log_keep, torch.cat(inner_losses, dim=2)[:, :, r:], mask_)
+        y = _join(ys)[:, :, r:]  # [B, H, T, D]
+        self._record_stats(theta, log_eta, log_keep, _join(inner_losses)[:, :, r:], mask_)
 
         y = F.rms_norm(y, (self.dim_head,)) * self.out_norm_weight.unsqueeze(1).to(y.dtype)
         y = y.transpose(1, 2).reshape(B, T, -1).to(x.dtype) * torch.sigmoid(self.to_out_gate(x))
