@@ -12,7 +12,6 @@ import math
 import torch
 
 ACTIVATIONS = ("gelu", "silu")
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
@@ -28,14 +27,11 @@ def activate(z: torch.Tensor, activation: str) -> torch.Tensor:
     return torch.nn.functional.silu(z)
 
 
-def activate_with_derivative(z: torch.Tensor, activation: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """act(z) and act'(z), sharing the expensive part (the normal cdf, or the sigmoid)."""
+def act_grad(grad: torch.Tensor, z: torch.Tensor, activation: str) -> torch.Tensor:
+    """``grad * act'(z)`` in one fused kernel (the activation's own backward)."""
     if activation == "gelu":
-        cdf = 0.5 * (1.0 + torch.erf(z * _INV_SQRT_2))
-        pdf = torch.exp(-0.5 * z * z) * _INV_SQRT_2PI
-        return z * cdf, cdf + z * pdf
-    sig = torch.sigmoid(z)
-    return z * sig, sig * (1.0 + z * (1.0 - sig))
+        return torch.ops.aten.gelu_backward(grad, z)
+    return torch.ops.aten.silu_backward(grad, z)
 
 
 def memory_forward(
