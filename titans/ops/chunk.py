@@ -14,8 +14,11 @@ and a query's pre-activation at layer l needs no W_l,t at all:
     z_l,t = A_t (x_t W_l,0) + Bm_t (x_t S_l,0) - sum_s C[t,s] (x_t . h_{l-1,s}) delta_{l,s}.
 
 Only the chunk-boundary weights and momentum are ever materialised; per chunk the work is batched
-matmuls over ``[B, H]``. The chunks are walked with ``unbind`` of a ``[B, H, N, b, .]`` view (not by
-slicing, whose backward would zero-fill the whole sequence once per chunk).
+matmuls over ``[B, H]``. This file prepares what does not depend on the weights for all chunks at
+once, in autograd (gate products in log space, the first layer's q k^T scores, gradients at the reset
+weights); ``chunk_function.ChunkedMemory`` then walks the chunks of a ``[B, H, N, b, .]`` view as one
+autograd node with a hand-written backward (``chunk_step``), so no per-chunk slice ever reaches
+autograd (whose backward would zero-fill the whole sequence once per chunk).
 """
 
 from __future__ import annotations
@@ -55,7 +58,6 @@ def chunk_memory_update(
     reset: torch.Tensor | None = None,
     reset_weights: Weights | None = None,
     return_inner_loss: bool = False,
-    compiled: bool = False,
 ):
     """Titans' long-term memory over a sequence, chunk-parallel and exact.
 
@@ -77,9 +79,6 @@ def chunk_memory_update(
             ``reset_weights`` (broadcastable to ``weights``) and zero momentum before that token writes.
         return_inner_loss: also return ``||M(k_t) - v_t||^2`` ``[B, H, T]`` at the weights where
             token t's gradient was taken (the momentary surprise, Eq. 12), for logging.
-        compiled: run the per-chunk steps through ``torch.compile`` (fuses the elementwise work,
-            about 1.5-2x faster on CPU; the first call compiles for a minute or so, and needs a C++
-            compiler on CPU). Same results to float rounding.
 
     Returns:
         y ``[B, H, T, D]`` (in q's dtype): token t's retrieval with the memory after its own write
@@ -136,7 +135,7 @@ def chunk_memory_update(
         reset_h, _, reset_d = key_pass([w.unsqueeze(2) for w in x.reset_weights], K, V, activation, residual)
         extra = (*x.reset_weights, *reset_h[1:], *reset_d)  # h_0 is k itself
     y, inner_loss, *state = ChunkedMemory.apply(
-        (depth, activation, residual, compiled), Q, K, V, qk_term, coeffs["A"], coeffs["Bm"], coeffs["C"],
+        (depth, activation, residual), Q, K, V, qk_term, coeffs["A"], coeffs["Bm"], coeffs["C"],
         coeffs["Pe_theta_end"], coeffs["E_end"], coeffs.get("R"), from_reset,
         *x.weights, *x.momentum, *extra,
     )

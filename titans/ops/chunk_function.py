@@ -9,27 +9,16 @@ Axes: B batch, H heads (flattened to BH inside), N chunks, b chunk size, D width
 
 from __future__ import annotations
 
-import functools
-
 import torch
 from torch.autograd.function import once_differentiable
 
 from .chunk_step import backward_step, forward_step
 
 
-@functools.cache
-def _steps(compiled: bool):
-    """The step functions, eager or through ``torch.compile`` (fuses the elementwise work; CPU or CUDA)."""
-    if not compiled:
-        return forward_step, backward_step
-    return (torch.compile(forward_step, dynamic=False, fullgraph=True),
-            torch.compile(backward_step, dynamic=False, fullgraph=True))
-
-
 class ChunkedMemory(torch.autograd.Function):
     """``(y, inner_loss, *W_final, *S_final)`` from chunked inputs.
 
-    config: ``(depth, activation, residual, compiled)``. Positional tensors: q, k, v ``[B, H, N, b, D]``;
+    config: ``(depth, activation, residual)``. Positional tensors: q, k, v ``[B, H, N, b, D]``;
     qk ``[B, H, N, b, b]`` (C * q k^T); A, Bm ``[B, H, N, b]``; C ``[B, H, N, b, b]``; s ``[B, H, N, b]``;
     e ``[B, H, N]``; R ``[B, H, N, b]`` or None; after ``[B, 1, N, b]`` bool or None; then ``depth``
     weights and ``depth`` momenta ``[B, H, d_in, d_out]``; with resets also ``depth`` reset weights,
@@ -38,8 +27,7 @@ class ChunkedMemory(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, config, q, k, v, qk, A, Bm, C, s, e, R, after, *tensors):
-        depth, activation, residual, compiled = config
-        step, _ = _steps(compiled)
+        depth, activation, residual = config
         B, H, N, b, D = q.shape
         flat = lambda t: t.reshape(B * H, *t.shape[2:])  # noqa: E731
         q_, k_, v_, qk_, A_, Bm_, C_, s_, e_ = map(flat, (q, k, v, qk, A, Bm, C, s, e))
@@ -50,7 +38,7 @@ class ChunkedMemory(torch.autograd.Function):
         inner_loss = q_.new_empty(q_.shape[:-1])
         chunks = []
         for n in range(N):
-            y_n, loss_n, new_W, new_S, saved = step(
+            y_n, loss_n, new_W, new_S, saved = forward_step(
                 W, S, q_[:, n], k_[:, n], v_[:, n], qk_[:, n], A_[:, n], Bm_[:, n], C_[:, n], s_[:, n], e_[:, n],
                 activation, residual, reset_at(n),
             )
@@ -67,8 +55,7 @@ class ChunkedMemory(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, _d_inner_loss, *dstate):
-        depth, activation, residual, compiled = ctx.config
-        _, step = _steps(compiled)
+        depth, activation, residual = ctx.config
         B, H = ctx.shape
         q, k, v, qk, A, Bm, C, s, e, R, after, *reset_tensors = ctx.saved_tensors
         N, b = q.shape[2], q.shape[3]
@@ -86,7 +73,7 @@ class ChunkedMemory(torch.autograd.Function):
             d_reset_keys = [torch.empty_like(flat(t)) for t in reset_tensors[depth:]]
         for n in range(N - 1, -1, -1):
             W, S, saved = ctx.chunks[n]
-            *chunk_grads, reset_grads = step(
+            *chunk_grads, reset_grads = backward_step(
                 W, S, saved, q_[:, n], k_[:, n], v_[:, n], qk_[:, n], A_[:, n], Bm_[:, n], C_[:, n], s_[:, n],
                 e_[:, n], dy_[:, n], dW, dS, activation, residual, reset_at(n),
             )
