@@ -5,14 +5,16 @@
 
 Timings: both layers live in one process and run alternately, so that machine noise hits both alike;
 the median over repetitions is reported. Peak memory: each layer in its own subprocess (one process
-cannot split its peak), as the rise of the resident set's high-water mark (CPU, Linux) or of the CUDA
-allocator's peak above what was held before the first step. The op's FLOP rate uses SPEC §1's count (forward 22 D Dh + 4 b (D + Dh)
+cannot split its peak), after one warm-up step, as the rise of the resident set's high-water mark
+above the live memory (CPU, Linux; freed heap is first returned with malloc_trim) or of the CUDA
+allocator's peak above what was allocated. The op's FLOP rate uses SPEC §1's count (forward 22 D Dh + 4 b (D + Dh)
 per token and head, forward + backward 3x) and is set against a float32 2048^2 matmul timed here.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import statistics
 import subprocess
@@ -115,7 +117,11 @@ def peak_memory_worker(impl: str, T: int, device: str) -> None:
         step(layer, x)
         peak = (torch.cuda.max_memory_allocated() - base) / 2**20
     else:
-        # reset the kernel's high-water mark (VmHWM) so that import-time peaks do not hide the step's
+        step(layer, x)  # warm-up: one-time allocations (thread pools, lazy init) are not the step's
+        layer.zero_grad(set_to_none=True)
+        # hand freed heap memory back to the OS and reset the high-water mark (VmHWM), so that the
+        # rise above the live memory is what one step needs
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
         base = _proc_status_mib("VmRSS")
@@ -124,12 +130,16 @@ def peak_memory_worker(impl: str, T: int, device: str) -> None:
     print(json.dumps({"peak_mib": peak}))
 
 
-def peak_memory(impl: str, T: int, device: str) -> float:
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", impl, "--lengths", str(T), "--device", device],
-        capture_output=True, text=True, check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
+def peak_memory(impl: str, T: int, device: str, runs: int) -> float:
+    """Median over ``runs`` fresh subprocesses."""
+    peaks = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", impl, "--lengths", str(T), "--device", device],
+            capture_output=True, text=True, check=True,
+        )
+        peaks.append(json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"])
+    return statistics.median(peaks)
 
 
 def main() -> None:
@@ -137,6 +147,7 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384], help="sequence lengths T")
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions per length and layer")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
+    parser.add_argument("--memory-runs", type=int, default=3, help="subprocesses per peak-memory figure")
     parser.add_argument("--no-baseline", action="store_true", help="skip titans-pytorch")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--json", help="also write the results to this JSON file")
@@ -160,7 +171,7 @@ def main() -> None:
         row = {"T": T, "matmul_gflops": matmul / 1e9, "op_gflops": op_rate(T, args.device, args.reps) / 1e9}
         for impl in impls:
             row[f"{impl}_tok_s"] = BATCH * T / statistics.median(times[impl])
-            row[f"{impl}_peak_mib"] = peak_memory(impl, T, args.device)
+            row[f"{impl}_peak_mib"] = peak_memory(impl, T, args.device, args.memory_runs)
         rows.append(row)
         print(json.dumps(row), flush=True)
 
