@@ -2,6 +2,8 @@
 
 __version__ = "0.1.0"
 
+from .config import TitansConfig
 from .layers import MemoryState, NeuralMemory
+from .models import ModelState, TitansLM
 
-__all__ = ["MemoryState", "NeuralMemory"]
+__all__ = ["MemoryState", "ModelState", "NeuralMemory", "TitansConfig", "TitansLM"]

@@ -66,6 +66,14 @@ class MemoryState:
                 out.update({f"{f.name}.{i}": t for i, t in enumerate(value)})
         return out
 
+    def header(self) -> dict:
+        """The non-tensor fields, JSON-ready (for a saved state's header)."""
+        return {"position": self.position, "signature": list(self.signature)}
+
+    @classmethod
+    def from_header(cls, tensors: dict[str, torch.Tensor], header: dict) -> "MemoryState":
+        return cls.from_tensors(tensors, int(header["position"]), tuple(header["signature"]))
+
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor], position: int, signature: tuple) -> "MemoryState":
         kwargs: dict = {"position": position, "signature": tuple(signature)}

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..ops import chunk_memory_update
 from ..ops.inputs import compute_dtype
-from ..ops.mlp import check_activation
+from ..ops.mlp import check_activation, memory_forward
 from .memory_state import MemoryState
 from .short_conv import ShortConv
 
@@ -234,11 +234,7 @@ class NeuralMemory(nn.Module):
         y = _join(ys)[:, :, r:]  # [B, H, T, D]
         self._record_stats(theta, log_eta, log_keep, _join(inner_losses)[:, :, r:], mask_)
 
-        y = F.rms_norm(y, (self.dim_head,)) * self.out_norm_weight.unsqueeze(1).to(y.dtype)
-        y = y.transpose(1, 2).reshape(B, T, -1).to(x.dtype) * torch.sigmoid(self.to_out_gate(x))
-        out = self.to_out(y)
-        if mask is not None:
-            out = out * mask.unsqueeze(-1).to(out.dtype)
+        out = self._output(y, x, mask)
 
         keep = slice(full, total)
         new_state = MemoryState(
@@ -251,6 +247,40 @@ class NeuralMemory(nn.Module):
             position=state.position + T, signature=self.signature,
         )
         return out, new_state
+
+    def _output(self, y, x, mask):
+        """Per-head RMSNorm, a sigmoid gate from x, the projection back to ``dim``; padding zeroed."""
+        B, T, _ = x.shape
+        y = F.rms_norm(y, (self.dim_head,)) * self.out_norm_weight.unsqueeze(1).to(y.dtype)
+        y = y.transpose(1, 2).reshape(B, T, -1).to(x.dtype) * torch.sigmoid(self.to_out_gate(x))
+        out = self.to_out(y)
+        return out if mask is None else out * mask.unsqueeze(-1).to(out.dtype)
+
+    def read(
+        self,
+        x: torch.Tensor,
+        weights: tuple[torch.Tensor, ...],
+        q_tail: torch.Tensor | None = None,
+        *,
+        mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Retrieval without a write: ``M_W(q(x))`` with fixed memory weights (MAC's h, Eq. 21).
+
+        x: ``[B, T, dim]``; weights: ``[B, H, d_in, d_out]`` tuple (e.g. ``state.weights`` at a chunk
+        boundary); q_tail: this read path's own conv tail ``[B, kernel - 1, H * D]`` (None at the
+        start). Returns ``[B, T, dim]`` through the same output norm, gate and projection as
+        ``forward``, and the new q tail.
+        """
+        B, T, _ = x.shape
+        H, D = self.heads, self.dim_head
+        q = F.linear(x, self.to_qkv.weight[: H * D])
+        if mask is not None:
+            q = q * mask.unsqueeze(-1).to(q.dtype)
+        q, q_tail = self.convs[0](q, q_tail)
+        q = F.normalize(F.silu(q).view(B, T, H, D).transpose(1, 2), dim=-1)
+        dtype = compute_dtype(x.dtype)
+        y = memory_forward(tuple(w.to(dtype) for w in weights), q.to(dtype), self.activation, self.residual)
+        return self._output(y, x, mask), q_tail
 
     @torch.no_grad()
     def _record_stats(self, theta, log_eta, log_keep, inner_loss, mask):

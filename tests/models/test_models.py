@@ -1,0 +1,195 @@
+"""Every variant: causality, streaming == one call == token-by-token, state save/load, weights, learning."""
+
+import pytest
+import torch
+
+from titans import TitansConfig, TitansLM
+from titans.config import PRESET_PARAMETERS, VARIANTS
+
+TOKENS = 27  # crosses several MAC segments (8) and memory chunks (4) at odd offsets
+
+
+def make_model(variant, seed=0, **overrides):
+    torch.manual_seed(seed)
+    model = TitansLM(TitansConfig.from_name("tiny", variant=variant, **overrides)).double()
+    with torch.no_grad():  # data-dependent gates, so that the gate paths are exercised
+        for name, p in model.named_parameters():
+            if name.endswith("to_gates.weight"):
+                p.normal_(0.0, 0.1)
+    return model
+
+
+def tokens_for(seed=1, batch=2, length=TOKENS):
+    return torch.randint(0, 256, (batch, length), generator=torch.Generator().manual_seed(seed))
+
+
+def run_split(model, tokens, splits, mask=None):
+    logits, state, start = [], None, 0
+    for end in [*splits, tokens.shape[1]]:
+        piece_mask = None if mask is None else mask[:, start:end]
+        out, state = model(tokens[:, start:end], state, mask=piece_mask)
+        logits.append(out)
+        start = end
+    return torch.cat(logits, 1), state
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_causality(variant):
+    model = make_model(variant)
+    tokens = tokens_for()
+    with torch.no_grad():
+        base, _ = model(tokens)
+        for t in (3, 9, 20):
+            changed = tokens.clone()
+            changed[:, t] = (changed[:, t] + 1) % 256
+            out, _ = model(changed)
+            assert (out[:, :t] - base[:, :t]).abs().max() < 1e-12, f"token {t} changed an earlier logit"
+            assert (out[:, t] - base[:, t]).abs().max() > 1e-6
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("splits", [[5], [8, 13], [3, 4, 17, 26]], ids=["in-chunk", "segment+chunk", "many"])
+def test_streaming_equals_one_call(variant, splits):
+    model = make_model(variant)
+    tokens = tokens_for()
+    with torch.no_grad():
+        full, _ = model(tokens)
+        split, _ = run_split(model, tokens, splits)
+    torch.testing.assert_close(split, full, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_token_by_token_decoding_equals_one_call(variant):
+    model = make_model(variant)
+    tokens = tokens_for(length=19)
+    with torch.no_grad():
+        full, _ = model(tokens)
+        stepwise, _ = run_split(model, tokens, list(range(1, 19)))
+    torch.testing.assert_close(stepwise, full, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_left_padding_never_reaches_the_model(variant):
+    model = make_model(variant)
+    tokens = tokens_for(batch=1, length=15)
+    padded = torch.cat([torch.randint(0, 256, (1, 5)), tokens], 1)
+    mask = torch.ones(1, 20, dtype=torch.bool)
+    mask[:, :5] = False
+    with torch.no_grad():
+        alone, _ = model(tokens)
+        out, _ = model(padded, mask=mask)
+    if variant == "mac":
+        # MAC segments are aligned to absolute positions: the padding shifts the segment grid, so only
+        # the property that matters is checked: the padding's content does not matter
+        other = padded.clone()
+        other[:, :5] = (other[:, :5] + 7) % 256
+        with torch.no_grad():
+            out2, _ = model(other, mask=mask)
+        torch.testing.assert_close(out2[:, 5:], out[:, 5:], atol=1e-12, rtol=0)
+    elif model.config.uses_memory:
+        other = padded.clone()
+        other[:, :5] = (other[:, :5] + 7) % 256
+        with torch.no_grad():
+            out2, _ = model(other, mask=mask)
+        torch.testing.assert_close(out2[:, 5:], out[:, 5:], atol=1e-12, rtol=0)
+    else:
+        torch.testing.assert_close(out[:, 5:], alone, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_saved_state_continues_exactly(variant, tmp_path):
+    model = make_model(variant)
+    tokens = tokens_for()
+    with torch.no_grad():
+        _, state = model(tokens[:, :13])
+        expected, _ = model(tokens[:, 13:], state)
+        model.save_state(state, tmp_path / "state.safetensors")
+        loaded = model.load_state(tmp_path / "state.safetensors")
+        resumed, _ = model(tokens[:, 13:], loaded)
+    torch.testing.assert_close(resumed, expected, atol=0, rtol=0)
+
+
+def test_state_of_another_configuration_is_refused(tmp_path):
+    model = make_model("mag")
+    with torch.no_grad():
+        _, state = model(tokens_for())
+    model.save_state(state, tmp_path / "state.safetensors")
+    other = make_model("mag", window=4)
+    with pytest.raises(ValueError, match="another configuration"):
+        other.load_state(tmp_path / "state.safetensors")
+    with pytest.raises(ValueError, match="another configuration"):
+        other(tokens_for(), state)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_save_pretrained_round_trip(variant, tmp_path):
+    model = make_model(variant)
+    model.save_pretrained(tmp_path / "model")
+    loaded = TitansLM.from_pretrained(tmp_path / "model").double()
+    tokens = tokens_for()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(tokens)[0], model(tokens)[0], atol=1e-6, rtol=0)
+    assert loaded.config == model.config
+
+
+def test_from_pretrained_on_a_wrong_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json is missing"):
+        TitansLM.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_few_optimiser_steps_lower_the_loss(variant):
+    torch.manual_seed(0)
+    model = TitansLM(TitansConfig.from_name("tiny", variant=variant))
+    tokens = tokens_for(length=33)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(8):
+        logits, _ = model(tokens[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 256), tokens[:, 1:].reshape(-1))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 0.1, losses
+
+
+@pytest.mark.parametrize("variant", ["mac", "mag", "mal", "lmm"])
+def test_gradients_reach_the_memory(variant):
+    model = make_model(variant)
+    logits, _ = model(tokens_for())
+    logits.sum().backward()
+    for name, p in model.named_parameters():
+        if "memory" in name and p.requires_grad:
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("preset, variant", [(p, v) for p in PRESET_PARAMETERS for v in ("transformer", "mag")])
+def test_presets_have_the_sizes_they_claim(preset, variant):
+    with torch.device("meta"):  # counted without allocating
+        n = TitansLM(TitansConfig.from_name(preset, variant=variant)).num_parameters()
+    claimed = PRESET_PARAMETERS[preset][variant] * 1e6
+    assert abs(n - claimed) <= 0.01 * claimed, f"{preset} {variant}: {n / 1e6:.2f}M, claimed {claimed / 1e6:.2f}M"
+
+
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (dict(variant="titan"), "unknown variant"),
+        (dict(heads=3), "heads = 3 does not divide dim"),
+        (dict(variant="mac", window=16), "window = 16 is larger than segment"),
+        (dict(variant="mac", segment=6), "not a multiple of memory_chunk"),
+        (dict(kv_heads=3), "kv_heads = 3 does not divide heads"),
+    ],
+)
+def test_config_errors(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        TitansConfig.from_name("tiny", **overrides)
+
+
+def test_bad_tokens_are_clear_errors():
+    model = make_model("swa")
+    with pytest.raises(ValueError, match="ids must lie in"):
+        model(torch.tensor([[1, 300]]))
+    with pytest.raises(ValueError, match="integer tensor"):
+        model(torch.zeros(2, 3))

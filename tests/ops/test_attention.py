@@ -1,0 +1,160 @@
+"""Attention op (SPEC §3): blocked and SDPA paths against the naive reference — outputs and gradients."""
+
+import pytest
+import torch
+
+from titans.ops.attention import attention_reference, sliding_window_attention
+
+B, HQ, HKV, DH = 2, 4, 2, 8
+
+
+def rand(*shape, seed, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g).to(dtype)
+
+
+def make(T, C, n_sinks=0, holes=False, heads=(HQ, HKV), sink_batch=B, sink_q=False, dtype=torch.float64, seed=0):
+    Hq, Hkv = heads
+    L = C + T
+    inputs = dict(q=rand(B, Hq, T, DH, seed=seed, dtype=dtype), k=rand(B, Hkv, L, DH, seed=seed + 1, dtype=dtype),
+                  v=rand(B, Hkv, L, DH, seed=seed + 2, dtype=dtype))
+    if n_sinks:
+        inputs["sink_k"] = rand(sink_batch, Hkv, n_sinks, DH, seed=seed + 3, dtype=dtype)
+        inputs["sink_v"] = rand(sink_batch, Hkv, n_sinks, DH, seed=seed + 4, dtype=dtype)
+    if sink_q:
+        inputs["sink_q"] = rand(B, Hq, T, DH, seed=seed + 5, dtype=dtype)
+    if holes:
+        g = torch.Generator().manual_seed(seed + 6)
+        key_mask = torch.rand(B, L, generator=g) > 0.3
+        key_mask[1, :3] = False  # left padding in one row
+        inputs["key_mask"] = key_mask
+    return inputs
+
+
+def outputs_and_grads(fn, inputs, **kwargs):
+    leaves = {n: t.detach().clone().requires_grad_() for n, t in inputs.items() if t.is_floating_point()}
+    others = {n: t for n, t in inputs.items() if not t.is_floating_point()}
+    out = fn(**leaves, **others, **kwargs)
+    weight = rand(*out.shape, seed=99, dtype=out.dtype)
+    grads = torch.autograd.grad((out * weight).sum(), list(leaves.values()))
+    return out, dict(zip(leaves, grads))
+
+
+def assert_match(inputs, atol=1e-12, **kwargs):
+    out, grads = outputs_and_grads(sliding_window_attention, inputs, **kwargs)
+    ref, ref_grads = outputs_and_grads(attention_reference, inputs, **kwargs)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, ref, atol=atol, rtol=0)
+    for name in ref_grads:
+        torch.testing.assert_close(grads[name], ref_grads[name], atol=atol, rtol=0, msg=f"grad of {name}")
+    return out
+
+
+def cases():
+    for window in (1, 4, 16, None):
+        for C in sorted({0, 3, (window or 6) - 1}):
+            for T in (1, 7, 16, 37):
+                yield T, window, C
+
+
+@pytest.mark.parametrize("T,window,C", list(cases()))
+@pytest.mark.parametrize("n_sinks,holes", [(0, False), (0, True), (3, True), (3, False)])
+def test_matches_reference(T, window, C, n_sinks, holes):
+    assert_match(make(T, C, n_sinks=n_sinks, holes=holes), window=window)
+
+
+@pytest.mark.parametrize("window", [4, None])
+@pytest.mark.parametrize("heads", [(2, 2), (4, 1)])
+def test_matches_reference_heads_sink_queries_and_shared_sinks(window, heads):
+    """Plain multi-head and multi-query attention; sinks shared over the batch; separate sink queries."""
+    inputs = make(23, 5, n_sinks=2, holes=True, heads=heads, sink_batch=1, sink_q=True)
+    assert_match(inputs, window=window, scale=0.3)
+
+
+def test_window_is_the_visibility_rule():
+    """Hand check, independent of the reference: equal scores and one-hot values make out[t] the
+    uniform distribution over the keys query t sees."""
+    T, C, w = 6, 2, 3
+    L = C + T
+    zeros = lambda n: torch.zeros(1, 1, n, L, dtype=torch.float64)  # noqa: E731
+    v = torch.eye(L, dtype=torch.float64)[None, None]  # value j = e_j
+    out = sliding_window_attention(zeros(T), zeros(L), v, window=w)
+    for t in range(T):
+        i = C + t
+        expected = torch.zeros(L, dtype=torch.float64)
+        expected[max(0, i - w + 1): i + 1] = 1.0 / min(w, i + 1)
+        torch.testing.assert_close(out[0, 0, t], expected, atol=1e-15, rtol=0)
+
+
+@pytest.mark.parametrize("window", [1, 3, None])
+def test_query_seeing_nothing_gives_zeros(window):
+    inputs = make(7, 3, holes=False)
+    key_mask = torch.ones(B, 10, dtype=torch.bool)
+    key_mask[0] = False  # row 0: no key at all
+    key_mask[1, :6] = False  # row 1: queries 0..2 (key indices 3..5) see nothing
+    inputs["key_mask"] = key_mask
+    out = assert_match(inputs, window=window)
+    assert torch.equal(out[0], torch.zeros_like(out[0]))
+    blind = [t for t in range(7) if not any(key_mask[1, j] for j in range(10)
+                                           if 0 <= 3 + t - j < (window or 99))]
+    assert blind, "the case must contain a blind query in row 1"
+    assert torch.equal(out[1, :, blind], torch.zeros_like(out[1, :, blind]))
+    assert (out[1, :, [t for t in range(7) if t not in blind]].abs().sum(-1) > 0).all()
+
+
+def test_low_precision_accumulates_in_float32():
+    inputs = make(37, 3, n_sinks=2, holes=True)
+    ref = attention_reference(**inputs, window=4)
+    for window in (4, None):
+        low = {n: t.to(torch.bfloat16) if t.is_floating_point() else t for n, t in inputs.items()}
+        out = sliding_window_attention(**low, window=window)
+        assert out.dtype == torch.bfloat16
+        if window == 4:
+            torch.testing.assert_close(out.double(), ref, atol=3e-2, rtol=0)
+        f32 = {n: t.float() if t.is_floating_point() else t for n, t in inputs.items()}
+        torch.testing.assert_close(sliding_window_attention(**f32, window=window).double(),
+                                   attention_reference(**inputs, window=window), atol=1e-5, rtol=0)
+
+
+def test_blocked_memory_is_linear_in_the_window():
+    """No saved tensor of the windowed path is anywhere near T x L (the reference's is)."""
+    T, w = 512, 8
+    inputs = make(T, w - 1, n_sinks=2, holes=True)
+    q = inputs["q"].requires_grad_()
+    largest = [0]
+
+    def pack(t):
+        largest[0] = max(largest[0], t.numel())
+        return t
+
+    for fn, check in ((sliding_window_attention, lambda n: n <= B * HQ * T * 2 * w),
+                      (attention_reference, lambda n: n >= B * HQ * T * T)):
+        largest[0] = 0
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            fn(**{**inputs, "q": q}, window=w)
+        assert check(largest[0]), (fn.__name__, largest[0])
+
+
+def test_errors():
+    good = make(5, 2, n_sinks=2, holes=True)
+    bad_cases = [
+        (dict(q=good["q"][0]), "q: expected"),
+        (dict(q=good["q"][:, :3]), "multiple of the key/value heads"),
+        (dict(k=good["k"][:, :, :3], v=good["v"][:, :, :3], key_mask=good["key_mask"][:, :3]),
+         "3 keys for 5 queries"),
+        (dict(v=good["v"][..., :4]), "v: expected the shape of k"),
+        (dict(k=good["k"][..., :4], v=good["v"][..., :4]), "k: expected"),
+        (dict(sink_v=None), "together"),
+        (dict(sink_k=good["sink_k"][:, :1], sink_v=good["sink_v"][:, :1]), "sink_k: expected"),
+        (dict(key_mask=good["key_mask"][:, 1:]), "key_mask: expected"),
+        (dict(key_mask=good["key_mask"].float()), "bool"),
+        (dict(q=good["q"][:, :, :0]), "T = 0"),
+        (dict(sink_q=good["q"][:, :, 1:]), "sink_q: expected"),
+    ]
+    for change, message in bad_cases:
+        for fn in (sliding_window_attention, attention_reference):
+            with pytest.raises(ValueError, match=message):
+                fn(**{**good, **change}, window=4)
+    for window in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="window must be a positive int"):
+            sliding_window_attention(**good, window=window)

@@ -1,0 +1,152 @@
+"""Model configuration: one dataclass, validated on construction, and named presets (SPEC §3)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+VARIANTS = ("mac", "mag", "mal", "lmm", "transformer", "swa")
+
+
+@dataclass(frozen=True)
+class TitansConfig:
+    """A Titans language model or one of its baselines; every variant shares the macro-architecture."""
+
+    variant: str = "mag"
+    """Which model: mac, mag, mal, lmm (memory only), transformer (Transformer++, full attention), swa."""
+    vocab_size: int = 256
+    """Token vocabulary (256 for bytes, 32000 for the Llama-2 SentencePiece)."""
+    dim: int = 256
+    """Model width."""
+    layers: int = 4
+    """Number of blocks."""
+    heads: int = 4
+    """Attention heads."""
+    kv_heads: int | None = None
+    """Key / value heads for grouped-query attention (None: as many as ``heads``)."""
+    mlp_hidden: int | None = None
+    """SwiGLU hidden width (None: 8/3 x dim rounded up to a multiple of 32)."""
+    window: int = 256
+    """Sliding-window attention span w, the query's own token included (swa, mag, mal; in mac <= segment)."""
+    segment: int = 256
+    """MAC segment length C: attention runs inside a segment; a multiple of memory_chunk."""
+    persistent: int = 4
+    """Persistent-memory tokens N_p per block (learned, input-independent; Eq. 19)."""
+    memory_heads: int = 4
+    """Heads of the neural memory."""
+    memory_chunk: int = 64
+    """The memory's chunk size b: tokens whose inner gradients are taken at the same weights."""
+    memory_depth: int = 2
+    """Weight matrices in each memory MLP (1 = linear memory)."""
+    memory_expansion: int = 4
+    """Memory MLP hidden width = memory_expansion x memory head width."""
+    memory_activation: str = "gelu"
+    """Memory MLP activation: gelu (exact) or silu."""
+    rope_base: float = 10000.0
+    """RoPE base frequency."""
+    tie_embeddings: bool = True
+    """Share the input embedding with the output head."""
+    norm_eps: float = 1e-6
+    """RMSNorm epsilon."""
+    init_std: float = 0.02
+    """Standard deviation of the linear and embedding initialisation."""
+
+    def __post_init__(self):
+        def fail(what: str, fix: str):
+            raise ValueError(f"TitansConfig: {what}; {fix}")
+
+        if self.variant not in VARIANTS:
+            fail(f"unknown variant {self.variant!r}", f"choose one of {', '.join(VARIANTS)}")
+        for name in ("vocab_size", "dim", "layers", "heads", "window", "segment", "memory_heads",
+                     "memory_chunk", "memory_depth", "memory_expansion"):
+            if getattr(self, name) < 1:
+                fail(f"{name} = {getattr(self, name)}", "it must be a positive integer")
+        if self.persistent < 0:
+            fail(f"persistent = {self.persistent}", "use 0 for no persistent memory")
+        if self.dim % self.heads:
+            fail(f"heads = {self.heads} does not divide dim = {self.dim}", "pick heads that divide dim")
+        if self.heads % self.n_kv_heads:
+            fail(f"kv_heads = {self.kv_heads} does not divide heads = {self.heads}", "pick a divisor of heads")
+        if self.uses_memory and self.dim % self.memory_heads:
+            fail(f"memory_heads = {self.memory_heads} does not divide dim = {self.dim}",
+                 "pick memory_heads that divide dim")
+        if self.variant == "mac":
+            if self.segment % self.memory_chunk:
+                fail(f"segment = {self.segment} is not a multiple of memory_chunk = {self.memory_chunk}",
+                     "MAC writes whole chunks per segment; make segment a multiple of memory_chunk")
+            if self.window > self.segment:
+                fail(f"window = {self.window} is larger than segment = {self.segment}",
+                     "MAC attends inside a segment; use window <= segment")
+        if self.memory_activation not in ("gelu", "silu"):
+            fail(f"memory_activation = {self.memory_activation!r}", "use gelu or silu")
+
+    @property
+    def n_kv_heads(self) -> int:
+        return self.heads if self.kv_heads is None else self.kv_heads
+
+    @property
+    def uses_memory(self) -> bool:
+        return self.variant in ("mac", "mag", "mal", "lmm")
+
+    @property
+    def uses_attention(self) -> bool:
+        return self.variant != "lmm"
+
+    @property
+    def hidden(self) -> int:
+        if self.mlp_hidden is not None:
+            return self.mlp_hidden
+        return -(-8 * self.dim // 3 // 32) * 32
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TitansConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"TitansConfig: unknown fields {unknown}; this version knows {sorted(known)}")
+        return cls(**data)
+
+    def fingerprint(self) -> str:
+        """A short hash of the configuration (what a saved state must have been made with)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_name(cls, name: str, **overrides) -> "TitansConfig":
+        """A named preset (``PRESETS``), with fields overridden, e.g. ``from_name("small", variant="mac")``."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **overrides})
+
+
+PRESETS: dict[str, dict] = {
+    # tests: everything small enough for float64 equality checks in seconds
+    "tiny": dict(dim=32, layers=2, heads=2, window=8, segment=8, persistent=2, memory_heads=2, memory_chunk=4,
+                 memory_expansion=2),
+    # CPU experiments: about 10M parameters with byte tokens (heads of width 64, as in the memory benchmark)
+    "small": dict(dim=256, layers=8, heads=4, window=512, segment=512, persistent=4, memory_heads=4,
+                  memory_chunk=64),
+    # the paper's shapes (ATLAS Table 7, the same group's later paper, since Titans gives none), Llama-2
+    # vocabulary. The names are the Transformer++ sizes; a Titans block adds its memory's projections
+    # (about 5 dim^2), so the Titans variants are larger at the same shape: see PRESET_PARAMETERS.
+    "170m": dict(vocab_size=32000, dim=768, layers=12, heads=16, window=1024, segment=1024, persistent=4,
+                 memory_heads=16, memory_chunk=64),
+    "340m": dict(vocab_size=32000, dim=1024, layers=24, heads=16, window=1024, segment=1024, persistent=4,
+                 memory_heads=16, memory_chunk=64),
+    "760m": dict(vocab_size=32000, dim=1536, layers=24, heads=16, window=1024, segment=1024, persistent=4,
+                 memory_heads=16, memory_chunk=64),
+}
+
+
+# parameters (millions) of each preset's Transformer++ / SWA and MAG / MAC / MAL models, as built;
+# tests/models/test_models.py holds them to 1 %
+PRESET_PARAMETERS: dict[str, dict[str, float]] = {
+    "small": {"transformer": 6.49, "mag": 10.23},
+    "170m": {"transformer": 109.53, "mag": 149.08},
+    "340m": {"transformer": 336.38, "mag": 476.44},
+    "760m": {"transformer": 728.70, "mag": 1042.60},
+}

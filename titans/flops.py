@@ -1,0 +1,35 @@
+"""Forward FLOPs per token, counted from the configuration (multiply-adds x 2; elementwise work left out)."""
+
+from __future__ import annotations
+
+from .config import TitansConfig
+
+
+def memory_op_flops(config: TitansConfig) -> int:
+    """The chunked memory update and read, per token, all heads (SPEC §1: 22 D Dh + 4 b (D + Dh))."""
+    D = config.dim // config.memory_heads
+    Dh = config.memory_expansion * D
+    return config.memory_heads * (22 * D * Dh + 4 * config.memory_chunk * (D + Dh))
+
+
+def flops_per_token(config: TitansConfig, context: int) -> int:
+    """Forward FLOPs for one token at ``context`` tokens of context (attention spans grow with it)."""
+    d, kv = config.dim, config.n_kv_heads * (config.dim // config.heads)
+    per_layer = 2 * d * 3 * config.hidden  # SwiGLU
+    attention_projections = 2 * d * (2 * d + 2 * kv)
+    span = {"transformer": context / 2, "mac": min(config.window, config.segment) / 2}.get(
+        config.variant, min(config.window, context))
+    if config.uses_attention:
+        keys = span + config.persistent
+        if config.variant == "mac":
+            keys += span  # h sits beside S
+            attention_projections += 2 * d * 2 * kv  # keys and values of h
+        per_layer += attention_projections + 2 * 2 * d * keys
+    if config.uses_memory:
+        inner = d
+        per_layer += 2 * d * (3 * inner + 3 * config.memory_heads + inner) + 2 * inner * d + memory_op_flops(config)
+        if config.variant == "mac":  # the read of h: q projection, the MLP at fixed weights, the output path
+            D = d // config.memory_heads
+            per_layer += 2 * d * inner + config.memory_heads * 2 * config.memory_depth * D * config.memory_expansion * D
+            per_layer += 2 * d * inner + 2 * inner * d
+    return int(config.layers * per_layer + 2 * d * config.vocab_size)

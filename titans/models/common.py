@@ -1,0 +1,63 @@
+"""Pieces every block shares: the memory layer from a config, persistent memory, the gated product."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import TitansConfig
+from ..layers import NeuralMemory
+from ..layers.feedforward import SwiGLU
+
+
+def make_memory(config: TitansConfig) -> NeuralMemory:
+    return NeuralMemory(
+        config.dim, heads=config.memory_heads, chunk_size=config.memory_chunk, depth=config.memory_depth,
+        expansion=config.memory_expansion, activation=config.memory_activation,
+    )
+
+
+class FeedForward(nn.Module):
+    """The pre-norm SwiGLU residual sub-layer that closes every block."""
+
+    def __init__(self, config: TitansConfig):
+        super().__init__()
+        self.norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
+        self.mlp = SwiGLU(config.dim, config.hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mlp(self.norm(x))
+
+
+class PersistentMemory(nn.Module):
+    """N_p learned, input-independent tokens (Eq. 19): task knowledge that does not depend on the context.
+
+    Each block holds its own; in attention they are sinks every query can see, whatever the window.
+    """
+
+    def __init__(self, config: TitansConfig):
+        super().__init__()
+        self.tokens = nn.Parameter(torch.randn(config.persistent, config.dim) * config.init_std)
+
+    def forward(self) -> torch.Tensor:
+        return self.tokens
+
+
+class GatedProduct(nn.Module):
+    """``norm_a(y) * sigmoid(norm_b(m))``: the attention branch gated by the memory branch (Eqs. 25, 28)."""
+
+    def __init__(self, config: TitansConfig):
+        super().__init__()
+        self.norm_a = nn.RMSNorm(config.dim, eps=config.norm_eps)
+        self.norm_b = nn.RMSNorm(config.dim, eps=config.norm_eps)
+
+    def forward(self, y: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        return self.norm_a(y) * torch.sigmoid(self.norm_b(m))
+
+
+def prime_memory(memory: NeuralMemory, tokens: torch.Tensor, batch_size: int):
+    """The memory's state after reading the persistent tokens, which come before the sequence ([p || x]).
+
+    Returns the memory's outputs at those positions ``[B, N_p, dim]`` and its state.
+    """
+    return memory(tokens.unsqueeze(0).expand(batch_size, -1, -1))

@@ -1,0 +1,176 @@
+"""The language model around the blocks: embedding, the stack, final norm, head; weights and states on disk.
+
+``logits, state = model(tokens, state=None)``: the state carries every block's memory and attention
+cache, so a document can be read in pieces, decoded token by token, or saved and continued later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_model, save_file, save_model
+from torch import nn
+
+from ..config import TitansConfig
+from ..layers.attention import AttentionState
+from ..layers.memory_state import MemoryState
+from .lmm import LMMBlock
+from .mac import MACBlock, MACState
+from .mag import MAGBlock
+from .mal import MALBlock
+from .swa import SWABlock
+from .transformer import TransformerBlock
+
+BLOCKS = {"mac": MACBlock, "mag": MAGBlock, "mal": MALBlock, "lmm": LMMBlock,
+          "transformer": TransformerBlock, "swa": SWABlock}
+_STATE_TYPES = {"MemoryState": MemoryState, "AttentionState": AttentionState, "MACState": MACState}
+
+
+@dataclass
+class ModelState:
+    """Per-block states (dicts of MemoryState / AttentionState / tensors), tokens read, config hash."""
+
+    layers: list
+    position: int
+    fingerprint: str
+
+    def _map(self, fn) -> "ModelState":
+        def convert(value):
+            if value is None:
+                return None
+            if isinstance(value, torch.Tensor):
+                return fn(value)
+            if isinstance(value, dict):
+                return {k: convert(v) for k, v in value.items()}
+            return value._map(fn)  # MemoryState, AttentionState, MACState
+
+        return ModelState([convert(s) for s in self.layers], self.position, self.fingerprint)
+
+    def detach(self) -> "ModelState":
+        """Cut the autograd graph (truncated backpropagation through time)."""
+        return self._map(torch.Tensor.detach)
+
+
+class TitansLM(nn.Module):
+    """A Titans language model (or a baseline): ``logits, state = model(tokens, state=None, mask=None)``."""
+
+    def __init__(self, config: TitansConfig):
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.dim)
+        nn.init.normal_(self.embed.weight, std=config.init_std)
+        self.blocks = nn.ModuleList(BLOCKS[config.variant](config) for _ in range(config.layers))
+        self.norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
+        self.head = None if config.tie_embeddings else nn.Linear(config.dim, config.vocab_size, bias=False)
+
+    def forward(self, tokens: torch.Tensor, state: ModelState | None = None, *, mask: torch.Tensor | None = None):
+        """tokens: ``[B, T]`` int; mask: ``[B, T]`` bool, False for padding (never reaches attention or
+        memory). Returns logits ``[B, T, vocab]`` and the new state."""
+        self._check(tokens, state, mask)
+        x = self.embed(tokens)
+        if mask is not None:
+            x = x * mask.unsqueeze(-1).to(x.dtype)
+        layer_states = [None] * len(self.blocks) if state is None else state.layers
+        new_states = []
+        for block, block_state in zip(self.blocks, layer_states):
+            x, block_state = block(x, block_state, mask=mask)
+            new_states.append(block_state)
+        x = self.norm(x)
+        logits = x @ self.embed.weight.mT if self.head is None else self.head(x)
+        position = tokens.shape[1] + (0 if state is None else state.position)
+        return logits, ModelState(new_states, position, self.config.fingerprint())
+
+    def _check(self, tokens, state, mask):
+        if tokens.dim() != 2 or tokens.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"tokens: expected a [batch, tokens] integer tensor, got {tuple(tokens.shape)} "
+                             f"{tokens.dtype}")
+        if tokens.shape[1] == 0:
+            raise ValueError("tokens: the sequence is empty (T = 0)")
+        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.config.vocab_size):
+            raise ValueError(f"tokens: ids must lie in [0, {self.config.vocab_size}), got "
+                             f"[{int(tokens.min())}, {int(tokens.max())}]")
+        if mask is not None and mask.shape != tokens.shape:
+            raise ValueError(f"mask: expected shape {tuple(tokens.shape)} like tokens, got {tuple(mask.shape)}")
+        if state is not None and state.fingerprint != self.config.fingerprint():
+            raise ValueError("state was made by a model with another configuration "
+                             f"({state.fingerprint} != {self.config.fingerprint()}); pass state=None to start fresh")
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ---- weights: config JSON + safetensors, apart from training checkpoints ----
+
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """Write ``config.json`` and ``model.safetensors`` (no pickle) into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / "model.safetensors.tmp"
+        save_model(self, str(tmp))
+        os.replace(tmp, directory / "model.safetensors")  # never a half-written file under the real name
+        (directory / "config.json").write_text(json.dumps(self.config.to_dict(), indent=1))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, map_location: str = "cpu") -> "TitansLM":
+        """Load what ``save_pretrained`` wrote."""
+        directory = Path(directory)
+        for name in ("config.json", "model.safetensors"):
+            if not (directory / name).is_file():
+                raise FileNotFoundError(f"{directory / name} is missing: not a directory written by save_pretrained")
+        config = TitansConfig.from_dict(json.loads((directory / "config.json").read_text()))
+        model = cls(config)
+        load_model(model, str(directory / "model.safetensors"), device=map_location)
+        return model
+
+    # ---- memory that persists across sessions ----
+
+    def save_state(self, state: ModelState, path: str | os.PathLike) -> None:
+        """Save a state (safetensors, with a JSON header: config hash, position, structure)."""
+        tensors, structure = {}, []
+        for i, layer in enumerate(state.layers):
+            entry = {}
+            for key, value in (layer.items() if isinstance(layer, dict) else [("state", layer)]):
+                if value is None:
+                    entry[key] = None
+                elif isinstance(value, torch.Tensor):
+                    tensors[f"{i}.{key}"] = value
+                    entry[key] = {"type": "Tensor"}
+                else:
+                    tensors.update({f"{i}.{key}.{n}": t for n, t in value.tensors().items()})
+                    entry[key] = {"type": type(value).__name__, **value.header()}
+            structure.append(entry if isinstance(layer, dict) else {"state": entry["state"], "bare": True})
+        header = {"fingerprint": state.fingerprint, "position": str(state.position),
+                  "structure": json.dumps(structure)}
+        tmp = f"{path}.tmp"
+        save_file({k: v.detach().contiguous() for k, v in tensors.items()}, tmp, metadata=header)
+        os.replace(tmp, path)
+
+    def load_state(self, path: str | os.PathLike, device: str = "cpu") -> ModelState:
+        """Load a state saved by ``save_state``; a state of another configuration is a clear error."""
+        with safe_open(str(path), framework="pt", device=device) as f:
+            header = f.metadata() or {}
+            if "fingerprint" not in header:
+                raise ValueError(f"{path} is not a titans model state (no fingerprint in its header)")
+            if header["fingerprint"] != self.config.fingerprint():
+                raise ValueError(f"{path} was saved by a model with another configuration "
+                                 f"({header['fingerprint']} != {self.config.fingerprint()})")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        layers = []
+        for i, entry in enumerate(json.loads(header["structure"])):
+            bare = entry.pop("bare", False)
+            layer = {}
+            for key, spec in entry.items():
+                if spec is None:
+                    layer[key] = None
+                elif spec["type"] == "Tensor":
+                    layer[key] = tensors[f"{i}.{key}"]
+                else:
+                    prefix = f"{i}.{key}."
+                    own = {k[len(prefix):]: t for k, t in tensors.items() if k.startswith(prefix)}
+                    layer[key] = _STATE_TYPES[spec.pop("type")].from_header(own, spec)
+            layers.append(layer["state"] if bare else layer)
+        return ModelState(layers, int(header["position"]), header["fingerprint"])

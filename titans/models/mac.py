@@ -1,0 +1,117 @@
+"""MAC, memory as a context (paper §4.1, Eqs. 21-25; SPEC §3).
+
+The sequence is cut into segments of ``config.segment`` tokens. Per segment and block:
+  1. ``h = M*_prev(q(S))``: the memory, as it stood before the segment, is read (no write) at the
+     segment's queries;
+  2. causal attention over ``[persistent || h || S]`` (token i sees h_j only for j <= i), kept at S;
+  3. the memory writes that output y, chunk by chunk, and is read after the write: ``m = M*(y)``;
+  4. ``o = norm_a(y) * sigmoid(norm_b(m))``, added to the residual stream; then SwiGLU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import torch
+from torch import nn
+
+from ..config import TitansConfig
+from ..layers.memory_state import MemoryState
+from ..layers.segment_attention import SegmentAttention
+from .common import FeedForward, GatedProduct, PersistentMemory, make_memory
+
+_CACHE_NAMES = ("h_k", "h_v", "s_k", "s_v", "key_mask")
+
+
+@dataclass
+class MACState:
+    """The write path's memory, the weights at the segment start (for h), the read path's conv tail,
+    the current segment's keys and values so far (at most one segment), and tokens read."""
+
+    memory: MemoryState
+    segment_weights: tuple[torch.Tensor, ...]
+    q_tail: torch.Tensor
+    h_k: torch.Tensor
+    h_v: torch.Tensor
+    s_k: torch.Tensor
+    s_v: torch.Tensor
+    key_mask: torch.Tensor
+    position: int
+
+    @property
+    def cache(self):
+        return tuple(getattr(self, name) for name in _CACHE_NAMES)
+
+    def _map(self, fn) -> "MACState":
+        changes = {"memory": self.memory._map(fn), "segment_weights": tuple(fn(w) for w in self.segment_weights)}
+        changes.update({name: fn(getattr(self, name)) for name in ("q_tail", *_CACHE_NAMES)})
+        return replace(self, **changes)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        out = {f"memory.{k}": t for k, t in self.memory.tensors().items()}
+        out.update({f"segment_weights.{i}": w for i, w in enumerate(self.segment_weights)})
+        out.update({name: getattr(self, name) for name in ("q_tail", *_CACHE_NAMES)})
+        return out
+
+    def header(self) -> dict:
+        return {"position": self.position, "memory": self.memory.header()}
+
+    @classmethod
+    def from_header(cls, tensors: dict[str, torch.Tensor], header: dict) -> "MACState":
+        memory = MemoryState.from_header(
+            {k[len("memory."):]: t for k, t in tensors.items() if k.startswith("memory.")}, header["memory"]
+        )
+        weights = sorted((int(k.split(".")[1]), t) for k, t in tensors.items() if k.startswith("segment_weights."))
+        names = [f.name for f in fields(cls) if f.name in ("q_tail", *_CACHE_NAMES)]
+        return cls(memory=memory, segment_weights=tuple(t for _, t in weights), position=int(header["position"]),
+                   **{name: tensors[name] for name in names})
+
+
+class MACBlock(nn.Module):
+    """One MAC block: segment attention with the memory as context, the memory, the gate, SwiGLU."""
+
+    def __init__(self, config: TitansConfig):
+        super().__init__()
+        self.segment = config.segment
+        self.norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
+        self.persistent = PersistentMemory(config) if config.persistent else None
+        self.attention = SegmentAttention(config.dim, config.heads, config.kv_heads, config.window, config.rope_base)
+        self.memory = make_memory(config)
+        self.gate = GatedProduct(config)
+        self.feed_forward = FeedForward(config)
+
+    def initial_state(self, batch_size: int, device, dtype) -> MACState:
+        memory = self.memory.initial_state(batch_size, device, dtype)
+        tail = torch.zeros(batch_size, self.memory.convs[0].kernel_size - 1, self.memory.heads * self.memory.dim_head,
+                           device=device, dtype=dtype)
+        cache = self.attention.empty_cache(batch_size, device, dtype)
+        return MACState(memory, memory.weights, tail, *cache, position=0)
+
+    def forward(self, x, state=None, *, mask=None):
+        if state is None:
+            state = self.initial_state(x.shape[0], x.device, x.dtype)
+        outputs, start = [], 0
+        while start < x.shape[1]:  # pieces that never cross a segment boundary
+            size = min(self.segment - state.position % self.segment, x.shape[1] - start)
+            piece_mask = None if mask is None else mask[:, start : start + size]
+            out, state = self._piece(x[:, start : start + size], state, piece_mask)
+            outputs.append(out)
+            start += size
+        return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, 1)), state
+
+    def _piece(self, x, state: MACState, mask):
+        offset = state.position % self.segment
+        xn = self.norm(x)
+        h, q_tail = self.memory.read(xn, state.segment_weights, state.q_tail, mask=mask)  # Eq. 21
+        sinks = None if self.persistent is None else self.norm(self.persistent())
+        y, cache = self.attention(xn, h, state.cache, offset, sinks, mask)  # Eqs. 22-23
+        m, memory = self.memory(y, state.memory, mask=mask)  # Eqs. 24-25: write y, read after the write
+        x = self.feed_forward(x + self.gate(y, m))
+        position = state.position + x.shape[1]
+        segment_weights = state.segment_weights
+        if position % self.segment == 0:
+            # segment done: the next one reads the memory as it stands now (a chunk boundary, since the
+            # segment is a multiple of the chunk) and starts with empty keys and values
+            segment_weights = memory.weights
+            cache = self.attention.empty_cache(x.shape[0], x.device, state.h_k.dtype)
+        return x, MACState(memory, segment_weights, q_tail, *cache, position=position)
