@@ -63,7 +63,10 @@ def generate(
     """Continue each prompt by up to ``max_new_tokens`` tokens; returns the new tokens per prompt.
 
     Prompts of different lengths are left-padded and the padding is masked: it never reaches attention
-    or the memory. A row stops early once its output ends with ``stop`` (which is then removed).
+    or the memory. With attention only, a padded row generates exactly what it would alone. The
+    memory's chunks (and MAC's segments) are aligned to positions that count the padding, so there a
+    padded row can differ slightly from the same prompt alone; it never depends on the other rows.
+    A row stops early once its output ends with ``stop`` (which is then removed).
     """
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one token")

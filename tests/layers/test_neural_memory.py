@@ -68,7 +68,8 @@ def test_construction_defaults():
     for w, d_in in zip(mem.initial_weights, (64, 256)):
         assert abs(w.std().item() * math.sqrt(d_in) - 1.0) < 0.05
     bias = mem.to_gates.bias.detach()
-    torch.testing.assert_close(mem.theta_max * torch.sigmoid(bias[:4]), torch.full((4,), 0.01))
+    # theta_max = 0.064 / chunk_size, theta_init = theta_max / 2
+    torch.testing.assert_close(mem.theta_max * torch.sigmoid(bias[:4]), torch.full((4,), 0.0005))
     torch.testing.assert_close(torch.sigmoid(bias[4:8]), torch.full((4,), 0.9))
     torch.testing.assert_close(torch.sigmoid(bias[8:]), torch.full((4,), 0.01))
     x = randx(2, 16, 256, dtype=torch.float32)
@@ -76,7 +77,7 @@ def test_construction_defaults():
         y, state = mem(x)
     assert y.shape == x.shape
     stats = mem.last_stats
-    assert stats["theta"].item() == pytest.approx(0.01, rel=1e-5)
+    assert stats["theta"].item() == pytest.approx(0.0005, rel=1e-5)
     assert stats["eta"].item() == pytest.approx(0.9, rel=1e-5)
     assert stats["alpha"].item() == pytest.approx(0.01, rel=1e-5)
     assert [tuple(w.shape) for w in state.weights] == [(2, 4, 64, 256), (2, 4, 256, 64)]
@@ -365,7 +366,7 @@ def _assert_bounded(mem, y, state):
 
 def test_default_memory_stays_bounded_on_4k_tokens():
     mem, y, state = _long_run(0)
-    assert mem.last_stats["theta"].item() == pytest.approx(0.01, rel=1e-4)
+    assert mem.last_stats["theta"].item() == pytest.approx(0.0005, rel=1e-4)
     _assert_bounded(mem, y, state)
 
 

@@ -11,9 +11,11 @@ from ..layers.feedforward import SwiGLU
 
 
 def make_memory(config: TitansConfig) -> NeuralMemory:
+    # inside a model the input is the model's own hidden state (the LM checks the tokens), so the
+    # per-call finiteness check, a host sync on CUDA at every layer and decoded token, is left off
     return NeuralMemory(
         config.dim, heads=config.memory_heads, chunk_size=config.memory_chunk, depth=config.memory_depth,
-        expansion=config.memory_expansion, activation=config.memory_activation,
+        expansion=config.memory_expansion, activation=config.memory_activation, check_finite=False,
     )
 
 

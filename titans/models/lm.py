@@ -55,6 +55,10 @@ class ModelState:
         """Cut the autograd graph (truncated backpropagation through time)."""
         return self._map(torch.Tensor.detach)
 
+    def to(self, device=None, dtype: torch.dtype | None = None) -> "ModelState":
+        """Move every tensor to ``device``; ``dtype`` applies to the floating-point ones only."""
+        return self._map(lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else None))
+
 
 class TitansLM(nn.Module):
     """A Titans language model (or a baseline): ``logits, state = model(tokens, state=None, mask=None)``."""

@@ -39,6 +39,10 @@ class MACState:
     position: int
 
     @property
+    def batch_size(self) -> int:
+        return self.q_tail.shape[0]
+
+    @property
     def cache(self):
         return tuple(getattr(self, name) for name in _CACHE_NAMES)
 
@@ -46,6 +50,14 @@ class MACState:
         changes = {"memory": self.memory._map(fn), "segment_weights": tuple(fn(w) for w in self.segment_weights)}
         changes.update({name: fn(getattr(self, name)) for name in ("q_tail", *_CACHE_NAMES)})
         return replace(self, **changes)
+
+    def detach(self) -> "MACState":
+        """Cut the autograd graph (truncated backpropagation through time)."""
+        return self._map(torch.Tensor.detach)
+
+    def to(self, device=None, dtype: torch.dtype | None = None) -> "MACState":
+        """Move every tensor to ``device``; ``dtype`` applies to the floating-point ones only."""
+        return self._map(lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else None))
 
     def tensors(self) -> dict[str, torch.Tensor]:
         out = {f"memory.{k}": t for k, t in self.memory.tensors().items()}
@@ -90,6 +102,9 @@ class MACBlock(nn.Module):
     def forward(self, x, state=None, *, mask=None):
         if state is None:
             state = self.initial_state(x.shape[0], x.device, x.dtype)
+        elif state.batch_size != x.shape[0] or state.memory.signature != self.memory.signature:
+            raise ValueError(f"MAC state for batch size {state.batch_size} and memory {state.memory.signature} "
+                             f"does not fit this block and batch size {x.shape[0]}: pass state=None to start fresh")
         outputs, start = [], 0
         while start < x.shape[1]:  # pieces that never cross a segment boundary
             size = min(self.segment - state.position % self.segment, x.shape[1] - start)
