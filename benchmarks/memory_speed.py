@@ -14,7 +14,6 @@ per token and head, forward + backward 3x) and is set against a float32 2048^2 m
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from peak import peak_mib
 
 BATCH, DIM, HEADS, DIM_HEAD, CHUNK, EXPANSION = 2, 256, 4, 64, 64, 4
 
@@ -99,35 +99,13 @@ def op_rate(T: int, device: str, reps: int) -> float:
     return flops / seconds
 
 
-def _proc_status_mib(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024  # kB
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
 def peak_memory_worker(impl: str, T: int, device: str) -> None:
     """Run in a subprocess: print the peak memory (MiB) that one training step adds."""
     layer = build(impl, device)
     x = torch.randn(BATCH, T, DIM, device=device)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        step(layer, x)
-        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
-    else:
-        step(layer, x)  # warm-up: one-time allocations (thread pools, lazy init) are not the step's
-        layer.zero_grad(set_to_none=True)
-        # hand freed heap memory back to the OS and reset the high-water mark (VmHWM), so that the
-        # rise above the live memory is what one step needs
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        base = _proc_status_mib("VmRSS")
-        step(layer, x)
-        peak = _proc_status_mib("VmHWM") - base
-    print(json.dumps({"peak_mib": peak}))
+    step(layer, x)  # warm-up: one-time allocations (thread pools, lazy init) are not the step's
+    layer.zero_grad(set_to_none=True)
+    print(json.dumps({"peak_mib": peak_mib(lambda: step(layer, x), device)}))
 
 
 def peak_memory(impl: str, T: int, device: str, runs: int) -> float:

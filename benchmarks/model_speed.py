@@ -19,7 +19,6 @@ two markdown tables and the issue's checks, each met / missed with its numbers.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import multiprocessing
 import statistics
@@ -27,6 +26,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from peak import peak_mib
 
 from titans.config import VARIANTS, TitansConfig
 from titans.models.lm import TitansLM
@@ -93,14 +93,6 @@ def state_bytes(state) -> tuple[int, int]:
     return sum(t.numel() * t.element_size() for t in tensors), sum(storages.values())
 
 
-def _proc_status_mib(field: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024  # kB
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
 def peak_memory_worker(kind: str, variant: str, n: int, args: argparse.Namespace) -> float:
     """Run in a fresh process: the peak memory (MiB) that one training step, or a prefill of n tokens
     and the decoding after it, adds above what is live after a warm-up."""
@@ -120,19 +112,7 @@ def peak_memory_worker(kind: str, variant: str, n: int, args: argparse.Namespace
 
     # warm-up (thread pools, lazy init): a whole step; for decoding one block and the steps after it
     work(tokens if kind == "train" else tokens[:, : min(n, args.prefill_block)])
-    if args.device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        work(tokens if kind == "train" else tokens[:, :n])
-        return (torch.cuda.max_memory_allocated() - base) / 2**20
-    # hand freed heap back to the OS and reset the high-water mark (VmHWM), so that its rise above the
-    # live memory is what the measured work needs
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    base = _proc_status_mib("VmRSS")
-    work(tokens if kind == "train" else tokens[:, :n])
-    return _proc_status_mib("VmHWM") - base
+    return peak_mib(lambda: work(tokens if kind == "train" else tokens[:, :n]), args.device)
 
 
 def peak_memory(pool, kind: str, variant: str, n: int, args) -> float:
