@@ -134,8 +134,10 @@ def chunk_memory_update(
         # gradients at the reset weights do not depend on the sequential state: all chunks at once
         reset_h, _, reset_d = key_pass([w.unsqueeze(2) for w in x.reset_weights], K, V, activation, residual)
         extra = (*x.reset_weights, *reset_h[1:], *reset_d)  # h_0 is k itself
+    tensors = (Q, K, V, qk_term, *coeffs.values(), *x.weights, *x.momentum, *extra)
+    needs_backward = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
     y, inner_loss, *state = ChunkedMemory.apply(
-        (depth, activation, residual), Q, K, V, qk_term, coeffs["A"], coeffs["Bm"], coeffs["C"],
+        (depth, activation, residual, needs_backward), Q, K, V, qk_term, coeffs["A"], coeffs["Bm"], coeffs["C"],
         coeffs["Pe_theta_end"], coeffs["E_end"], coeffs.get("R"), from_reset,
         *x.weights, *x.momentum, *extra,
     )

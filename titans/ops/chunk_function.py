@@ -18,7 +18,8 @@ from .chunk_step import backward_step, forward_step
 class ChunkedMemory(torch.autograd.Function):
     """``(y, inner_loss, *W_final, *S_final)`` from chunked inputs.
 
-    config: ``(depth, activation, residual)``. Positional tensors: q, k, v ``[B, H, N, b, D]``;
+    config: ``(depth, activation, residual, needs_backward)``; without a backward to come the
+    chunks' activations are not kept, so inference holds one chunk's worth at a time. Positional tensors: q, k, v ``[B, H, N, b, D]``;
     qk ``[B, H, N, b, b]`` (C * q k^T); A, Bm ``[B, H, N, b]``; C ``[B, H, N, b, b]``; s ``[B, H, N, b]``;
     e ``[B, H, N]``; R ``[B, H, N, b]`` or None; after ``[B, 1, N, b]`` bool or None; then ``depth``
     weights and ``depth`` momenta ``[B, H, d_in, d_out]``; with resets also ``depth`` reset weights,
@@ -27,7 +28,7 @@ class ChunkedMemory(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, config, q, k, v, qk, A, Bm, C, s, e, R, after, *tensors):
-        depth, activation, residual = config
+        depth, activation, residual, needs_backward = config
         B, H, N, b, D = q.shape
         flat = lambda t: t.reshape(B * H, *t.shape[2:])  # noqa: E731
         q_, k_, v_, qk_, A_, Bm_, C_, s_, e_ = map(flat, (q, k, v, qk, A, Bm, C, s, e))
@@ -43,7 +44,8 @@ class ChunkedMemory(torch.autograd.Function):
                 activation, residual, reset_at(n),
             )
             y[:, n], inner_loss[:, n] = y_n, loss_n
-            chunks.append((W, S, saved))
+            if needs_backward:  # else (no_grad inference) only one chunk is held at a time
+                chunks.append((W, S, saved))
             W, S = new_W, new_S
         ctx.config, ctx.chunks, ctx.shape = config, chunks, (B, H)
         ctx.save_for_backward(q, k, v, qk, A, Bm, C, s, e, R, after, *tensors[2 * depth :])
@@ -55,7 +57,7 @@ class ChunkedMemory(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, _d_inner_loss, *dstate):
-        depth, activation, residual = ctx.config
+        depth, activation, residual, _ = ctx.config
         B, H = ctx.shape
         q, k, v, qk, A, Bm, C, s, e, R, after, *reset_tensors = ctx.saved_tensors
         N, b = q.shape[2], q.shape[3]
