@@ -520,3 +520,19 @@ def test_errors():
     # a valid call still works after the rejected ones
     y, _ = mem(x, state=state)
     assert torch.isfinite(y).all()
+
+
+def test_state_from_another_activation_is_refused():
+    gelu = NeuralMemory(DIM, heads=HEADS, chunk_size=B_CHUNK)
+    silu = NeuralMemory(DIM, heads=HEADS, chunk_size=B_CHUNK, activation="silu")
+    with torch.no_grad():
+        _, state = gelu(torch.randn(1, 5, DIM))
+        with pytest.raises(ValueError, match="configured as"):
+            silu(torch.randn(1, 5, DIM), state=state)
+
+
+@pytest.mark.parametrize("name", ["eta_init", "alpha_init"])
+@pytest.mark.parametrize("value", [0.0, 1.0, 1.5])
+def test_gate_initial_values_outside_the_open_interval_are_refused(name, value):
+    with pytest.raises(ValueError, match=f"{name} must lie strictly between 0 and 1"):
+        NeuralMemory(DIM, heads=HEADS, chunk_size=B_CHUNK, **{name: value})

@@ -194,3 +194,33 @@ def test_bad_tokens_are_clear_errors():
         model(torch.tensor([[1, 300]]))
     with pytest.raises(ValueError, match="integer tensor"):
         model(torch.zeros(2, 3))
+
+
+def test_mac_state_of_another_batch_size_is_a_clear_error():
+    model = make_model("mac")
+    with torch.no_grad():
+        _, state = model(tokens_for(batch=1))
+        with pytest.raises(ValueError, match="pass state=None"):
+            model(tokens_for(batch=2), state)
+
+
+def test_model_state_moves_dtype_and_keeps_masks_boolean():
+    model = make_model("mag")
+    with torch.no_grad():
+        _, state = model(tokens_for())
+    moved = state.to(dtype=torch.float32)
+    attention = moved.layers[0]["attention"]
+    assert attention.k.dtype == torch.float32 and attention.key_mask.dtype == torch.bool
+    assert moved.layers[0]["memory"].weights[0].dtype == torch.float32
+    assert moved.detach().layers[0]["memory"].pending_mask.dtype == torch.bool
+
+
+@pytest.mark.parametrize("variant", ["mac", "mal"])
+def test_inference_and_training_forward_agree(variant):
+    """no_grad keeps no per-chunk activations (another code path in the op): same outputs."""
+    model = make_model(variant)
+    tokens = tokens_for()
+    with torch.no_grad():
+        inference, _ = model(tokens)
+    training, _ = model(tokens)
+    torch.testing.assert_close(inference, training.detach(), atol=0, rtol=0)
