@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-import torch.nn.functional as F
 from memory_inputs import flat, make_inputs, run_with_grads
 
 from titans.ops import chunk_memory_update, naive_memory_update
