@@ -6,17 +6,18 @@ Dh width per head.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..ops.attention import sliding_window_attention
 from .rope import RotaryEmbedding
+from .state import TensorState
 
 
 @dataclass
-class AttentionState:
+class AttentionState(TensorState):
     """What a :class:`SlidingWindowAttention` carries from one call to the next: its KV cache.
 
     k: ``[B, Hkv, C, Dh]`` keys, already rotated at their absolute positions. v: ``[B, Hkv, C, Dh]``.
@@ -34,19 +35,6 @@ class AttentionState:
     @property
     def batch_size(self) -> int:
         return self.k.shape[0]
-
-    def _map(self, fn) -> "AttentionState":
-        return replace(self, **{
-            f.name: fn(getattr(self, f.name)) for f in fields(self) if isinstance(getattr(self, f.name), torch.Tensor)
-        })
-
-    def detach(self) -> "AttentionState":
-        """Cut the autograd graph (truncated backpropagation through the cache)."""
-        return self._map(torch.Tensor.detach)
-
-    def to(self, device=None, dtype: torch.dtype | None = None) -> "AttentionState":
-        """Move every tensor to ``device``; ``dtype`` applies to the floating-point ones only."""
-        return self._map(lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else None))
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """Flat name -> tensor map (for safetensors); ``from_tensors`` inverts it."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import torch
 
+from .state import TensorState
+
 
 @dataclass
-class MemoryState:
+class MemoryState(TensorState):
     """The memory at the last chunk boundary plus what is needed to finish the open chunk.
 
     weights, momentum: tuples of ``[B, H, d_in, d_out]``, W and S at the last chunk boundary.
@@ -36,24 +38,6 @@ class MemoryState:
     @property
     def batch_size(self) -> int:
         return self.weights[0].shape[0]
-
-    def _map(self, fn) -> "MemoryState":
-        changes = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, torch.Tensor):
-                changes[f.name] = fn(value)
-            elif isinstance(value, tuple) and value and isinstance(value[0], torch.Tensor):
-                changes[f.name] = tuple(fn(t) for t in value)
-        return replace(self, **changes)
-
-    def detach(self) -> "MemoryState":
-        """Cut the autograd graph (truncated backpropagation through the memory state)."""
-        return self._map(torch.Tensor.detach)
-
-    def to(self, device=None, dtype: torch.dtype | None = None) -> "MemoryState":
-        """Move every tensor to ``device``; ``dtype`` applies to the floating-point ones only."""
-        return self._map(lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else None))
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """Flat name -> tensor map (for safetensors); ``from_tensors`` inverts it."""

@@ -19,6 +19,7 @@ from torch import nn
 from ..config import TitansConfig
 from ..layers.attention import AttentionState
 from ..layers.memory_state import MemoryState
+from ..layers.state import TensorState
 from .lmm import LMMBlock
 from .mac import MACBlock, MACState
 from .mag import MAGBlock
@@ -32,32 +33,12 @@ _STATE_TYPES = {"MemoryState": MemoryState, "AttentionState": AttentionState, "M
 
 
 @dataclass
-class ModelState:
+class ModelState(TensorState):
     """Per-block states (dicts of MemoryState / AttentionState / tensors), tokens read, config hash."""
 
     layers: list
     position: int
     fingerprint: str
-
-    def _map(self, fn) -> "ModelState":
-        def convert(value):
-            if value is None:
-                return None
-            if isinstance(value, torch.Tensor):
-                return fn(value)
-            if isinstance(value, dict):
-                return {k: convert(v) for k, v in value.items()}
-            return value._map(fn)  # MemoryState, AttentionState, MACState
-
-        return ModelState([convert(s) for s in self.layers], self.position, self.fingerprint)
-
-    def detach(self) -> "ModelState":
-        """Cut the autograd graph (truncated backpropagation through time)."""
-        return self._map(torch.Tensor.detach)
-
-    def to(self, device=None, dtype: torch.dtype | None = None) -> "ModelState":
-        """Move every tensor to ``device``; ``dtype`` applies to the floating-point ones only."""
-        return self._map(lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else None))
 
 
 class TitansLM(nn.Module):

@@ -10,7 +10,7 @@ The sequence is cut into segments of ``config.segment`` tokens. Per segment and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
@@ -18,13 +18,14 @@ from torch import nn
 from ..config import TitansConfig
 from ..layers.memory_state import MemoryState
 from ..layers.segment_attention import SegmentAttention
+from ..layers.state import TensorState
 from .common import FeedForward, GatedProduct, PersistentMemory, make_memory
 
 _CACHE_NAMES = ("h_k", "h_v", "s_k", "s_v", "key_mask")
 
 
 @dataclass
-class MACState:
+class MACState(TensorState):
     """The write path's memory, the weights at the segment start (for h), the read path's conv tail,
     the current segment's keys and values so far (at most one segment), and tokens read."""
 
@@ -45,19 +46,6 @@ class MACState:
     @property
     def cache(self):
         return tuple(getattr(self, name) for name in _CACHE_NAMES)
-
-    def _map(self, fn) -> "MACState":
-        changes = {"memory": self.memory._map(fn), "segment_weights": tuple(fn(w) for w in self.segment_weights)}
-        changes.update({name: fn(getattr(self, name)) for name in ("q_tail", *_CACHE_NAMES)})
-        return replace(self, **changes)
-
-    def detach(self) -> "MACState":
-        """Cut the autograd graph (truncated backpropagation through time)."""
-        return self._map(torch.Tensor.detach)
-
-    def to(self, device=None, dtype: torch.dtype | None = None) -> "MACState":
-        """Move every tensor to ``device``; ``dtype`` applies to the floating-point ones only."""
-        return self._map(lambda t: t.to(device=device, dtype=dtype if t.is_floating_point() else None))
 
     def tensors(self) -> dict[str, torch.Tensor]:
         out = {f"memory.{k}": t for k, t in self.memory.tensors().items()}

@@ -32,11 +32,11 @@ from .gates import chunk_coefficients
 from .inputs import Weights, prepare_inputs
 
 
-def _to_chunks(t: torch.Tensor, pad: int, b: int, value: float = 0.0) -> torch.Tensor:
-    """``[B, H, T, ...]`` -> ``[B, H, N, b, ...]``, the tail padded with ``value``."""
+def _to_chunks(t: torch.Tensor, pad: int, b: int) -> torch.Tensor:
+    """``[B, H, T, ...]`` -> ``[B, H, N, b, ...]``, the tail padded with zeros (no-op gates, no write)."""
     trailing = t.dim() - 3
     if pad:
-        t = F.pad(t, (0, 0) * trailing + (0, pad), value=value)
+        t = F.pad(t, (0, 0) * trailing + (0, pad))
     return t.reshape(*t.shape[:2], -1, b, *t.shape[3:])
 
 
