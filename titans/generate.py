@@ -6,6 +6,7 @@ not by the context: the state is all that is kept between steps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -59,6 +60,7 @@ def generate(
     *,
     stop: list[int] | None = None,
     seed: int | None = None,
+    on_token: Callable[[int, int], None] | None = None,
 ) -> list[list[int]]:
     """Continue each prompt by up to ``max_new_tokens`` tokens; returns the new tokens per prompt.
 
@@ -66,7 +68,8 @@ def generate(
     or the memory. With attention only, a padded row generates exactly what it would alone. The
     memory's chunks (and MAC's segments) are aligned to positions that count the padding, so there a
     padded row can differ slightly from the same prompt alone; it never depends on the other rows.
-    A row stops early once its output ends with ``stop`` (which is then removed).
+    A row stops early once its output ends with ``stop`` (which is then removed). ``on_token(row, token)``
+    is called as each token is chosen (streaming output).
     """
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one token")
@@ -88,6 +91,8 @@ def generate(
         chosen = next_tokens(logits[:, -1], sampling, generator)
         for i in running.nonzero().flatten().tolist():
             outputs[i].append(int(chosen[i]))
+            if on_token is not None:
+                on_token(i, int(chosen[i]))
             if stop and outputs[i][-len(stop):] == stop:
                 del outputs[i][-len(stop):]
                 running[i] = False

@@ -27,12 +27,13 @@ def left_padding(B, T, pads):
     return torch.arange(T)[None, :] >= torch.tensor(pads)[:, None]
 
 
-def run_split(attn, x, cuts, mask=None, sinks=None, state=None):
+def run_split(attn, x, cuts, mask=None, sinks=None, state=None, reset=None):
     """x in pieces cut at ``cuts``, the state carried; checks the cache bound after every call."""
     ys = []
     bounds = [0, *cuts, x.shape[1]]
     for lo, hi in zip(bounds[:-1], bounds[1:]):
-        y, state = attn(x[:, lo:hi], state, mask=None if mask is None else mask[:, lo:hi], sinks=sinks)
+        y, state = attn(x[:, lo:hi], state, mask=None if mask is None else mask[:, lo:hi], sinks=sinks,
+                        reset=None if reset is None else reset[:, lo:hi])
         cached = state.k.shape[2]
         assert cached == (hi if attn.window is None else min(attn.window - 1, hi)), (lo, hi, cached)
         assert state.v.shape == state.k.shape and state.key_mask.shape == (x.shape[0], cached)
@@ -176,6 +177,54 @@ def test_padded_tokens_are_never_keys():
     assert out[:, [3, 8, 9]].abs().amax() == 0
 
 
+def packed_resets():
+    """Row 0: documents start at 6 and 9 (and on a padded token, 2); row 1: at 0 and 12."""
+    reset = torch.zeros(2, T_LEN, dtype=torch.bool)
+    reset[0, [2, 6, 9]] = True
+    reset[1, [0, 12]] = True
+    return reset
+
+
+@pytest.mark.parametrize("window", [1, 3, None])
+def test_split_with_resets_matches_one_call(window):
+    """A document start in an earlier call still hides everything before it (through the cache)."""
+    attn = make_attn(window)
+    x, sinks = randx(2, T_LEN, DIM), randx(N_SINKS, DIM, seed=2)
+    mask = left_padding(2, T_LEN, [4, 0])
+    reset = packed_resets()
+    whole, state = run_split(attn, x, [], mask=mask, sinks=sinks, reset=reset)
+    for cuts in ([6], [7, 10], [5, 9, 12, 13], list(range(1, T_LEN))):
+        split, split_state = run_split(attn, x, cuts, mask=mask, sinks=sinks, reset=reset)
+        torch.testing.assert_close(split, whole, atol=1e-12, rtol=0)
+        assert torch.equal(split_state.key_mask, state.key_mask)
+
+
+@pytest.mark.parametrize("window", [1, 3, None])
+def test_a_packed_document_reads_as_if_alone(window):
+    """Any start position (RoPE is relative, the sinks input-independent): nothing of the earlier
+    document reaches the later one, in values or gradients."""
+    attn = make_attn(window)
+    sinks = randx(N_SINKS, DIM, seed=2)
+    for start in (1, 5, 11):
+        x = randx(1, T_LEN, DIM).requires_grad_()
+        reset = torch.zeros(1, T_LEN, dtype=torch.bool)
+        reset[0, start] = True
+        packed, _ = attn(x, sinks=sinks, reset=reset)
+        alone, _ = attn(x[:, start:], sinks=sinks)
+        torch.testing.assert_close(packed[:, start:], alone, atol=1e-12, rtol=0)
+        (grad,) = torch.autograd.grad(packed[:, start:].sum(), x)
+        assert grad[:, :start].abs().amax() == 0
+
+
+def test_resets_never_change_a_reset_free_call():
+    attn = make_attn(3)
+    x = randx(2, T_LEN, DIM)
+    out, state = attn(x)
+    out_r, state_r = attn(x, reset=torch.zeros(2, T_LEN, dtype=torch.bool))
+    torch.testing.assert_close(out_r, out, atol=1e-14, rtol=0)
+    assert torch.equal(state_r.key_mask, state.key_mask)
+
+
 # 4. RoPE -------------------------------------------------------------------------------------------------
 
 
@@ -274,6 +323,7 @@ def test_forward_errors():
         (dict(x=x[:, :0]), "T = 0"),
         (dict(x=x[:1], state=state), "batch size 2"),
         (dict(mask=torch.ones(2, 4, dtype=torch.bool)), "mask: expected"),
+        (dict(reset=torch.zeros(2, 4, dtype=torch.bool)), "reset: expected"),
         (dict(sinks=randx(2, 8)), "sinks: expected"),
         (dict(state=make_attn(4, kv_heads=1)(x)[1]), "state=None"),
     ]

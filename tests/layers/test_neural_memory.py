@@ -68,8 +68,8 @@ def test_construction_defaults():
     for w, d_in in zip(mem.initial_weights, (64, 256)):
         assert abs(w.std().item() * math.sqrt(d_in) - 1.0) < 0.05
     bias = mem.to_gates.bias.detach()
-    # theta_max = 0.064 / chunk_size, theta_init = theta_max / 2
-    torch.testing.assert_close(mem.theta_max * torch.sigmoid(bias[:4]), torch.full((4,), 0.0005))
+    # theta_max = 0.016 / chunk_size, theta_init = theta_max / 2
+    torch.testing.assert_close(mem.theta_max * torch.sigmoid(bias[:4]), torch.full((4,), 0.000125))
     torch.testing.assert_close(torch.sigmoid(bias[4:8]), torch.full((4,), 0.9))
     torch.testing.assert_close(torch.sigmoid(bias[8:]), torch.full((4,), 0.01))
     x = randx(2, 16, 256, dtype=torch.float32)
@@ -77,7 +77,7 @@ def test_construction_defaults():
         y, state = mem(x)
     assert y.shape == x.shape
     stats = mem.last_stats
-    assert stats["theta"].item() == pytest.approx(0.0005, rel=1e-5)
+    assert stats["theta"].item() == pytest.approx(0.000125, rel=1e-5)
     assert stats["eta"].item() == pytest.approx(0.9, rel=1e-5)
     assert stats["alpha"].item() == pytest.approx(0.01, rel=1e-5)
     assert [tuple(w.shape) for w in state.weights] == [(2, 4, 64, 256), (2, 4, 256, 64)]
@@ -326,6 +326,24 @@ def test_first_document_never_reaches_second(depth, start):
     assert (yc[:, start:] - yb[:, start:]).abs().max() > 1e-4  # and without the reset it would leak
 
 
+def test_read_from_a_document_start_uses_the_initial_weights():
+    """MAC's h: from a document start on, the read ignores the given (previous document's) weights and
+    its conv window; before it, and in a row without a start, nothing changes."""
+    mem = make_mem()
+    x, start = randx(2, 13, DIM), 5
+    reset = torch.zeros(2, 13, dtype=torch.bool)
+    reset[0, start] = True
+    with torch.no_grad():
+        _, written = mem(randx(2, 2 * B_CHUNK, DIM, seed=5))
+        y, _ = mem.read(x, written.weights, reset=reset)
+        y_plain, _ = mem.read(x, written.weights)
+        y_alone, _ = mem.read(x[:1, start:], mem.initial_state(1).weights)
+    torch.testing.assert_close(y[:1, start:], y_alone, atol=1e-12, rtol=0)
+    torch.testing.assert_close(y[:1, :start], y_plain[:1, :start], atol=0, rtol=0)
+    torch.testing.assert_close(y[1:], y_plain[1:], atol=0, rtol=0)
+    assert (y_plain[:1, start:] - y_alone).abs().max() > 1e-4
+
+
 def test_float64_initial_weights_are_not_rounded():
     mem = make_mem(1)
     with torch.no_grad():
@@ -366,7 +384,7 @@ def _assert_bounded(mem, y, state):
 
 def test_default_memory_stays_bounded_on_4k_tokens():
     mem, y, state = _long_run(0)
-    assert mem.last_stats["theta"].item() == pytest.approx(0.0005, rel=1e-4)
+    assert mem.last_stats["theta"].item() == pytest.approx(mem.theta_max / 2, rel=1e-4)
     _assert_bounded(mem, y, state)
 
 

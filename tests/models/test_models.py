@@ -2,25 +2,10 @@
 
 import pytest
 import torch
+from model_inputs import TOKENS, make_model, tokens_for
 
 from titans import TitansConfig, TitansLM
 from titans.config import PRESET_PARAMETERS, VARIANTS
-
-TOKENS = 27  # crosses several MAC segments (8) and memory chunks (4) at odd offsets
-
-
-def make_model(variant, seed=0, **overrides):
-    torch.manual_seed(seed)
-    model = TitansLM(TitansConfig.from_name("tiny", variant=variant, **overrides)).double()
-    with torch.no_grad():  # data-dependent gates, so that the gate paths are exercised
-        for name, p in model.named_parameters():
-            if name.endswith("to_gates.weight"):
-                p.normal_(0.0, 0.1)
-    return model
-
-
-def tokens_for(seed=1, batch=2, length=TOKENS):
-    return torch.randint(0, 256, (batch, length), generator=torch.Generator().manual_seed(seed))
 
 
 def run_split(model, tokens, splits, mask=None):

@@ -13,7 +13,8 @@ def rand(*shape, seed, dtype=torch.float64):
     return torch.randn(*shape, generator=g).to(dtype)
 
 
-def make(T, C, n_sinks=0, holes=False, heads=(HQ, HKV), sink_batch=B, sink_q=False, dtype=torch.float64, seed=0):
+def make(T, C, n_sinks=0, holes=False, heads=(HQ, HKV), sink_batch=B, sink_q=False, resets=False,
+         dtype=torch.float64, seed=0):
     Hq, Hkv = heads
     L = C + T
     inputs = dict(q=rand(B, Hq, T, DH, seed=seed, dtype=dtype), k=rand(B, Hkv, L, DH, seed=seed + 1, dtype=dtype),
@@ -28,6 +29,12 @@ def make(T, C, n_sinks=0, holes=False, heads=(HQ, HKV), sink_batch=B, sink_q=Fal
         key_mask = torch.rand(B, L, generator=g) > 0.3
         key_mask[1, :3] = False  # left padding in one row
         inputs["key_mask"] = key_mask
+    if resets:
+        g = torch.Generator().manual_seed(seed + 7)
+        reset = torch.rand(B, T, generator=g) < 0.15
+        reset[0, 0] = True  # a document starts with the first query: the whole cache is hidden
+        reset[1, T // 2] = True  # and one in the middle of the other row
+        inputs["reset"] = reset
     return inputs
 
 
@@ -58,16 +65,19 @@ def cases():
 
 
 @pytest.mark.parametrize("T,window,C", list(cases()))
-@pytest.mark.parametrize("n_sinks,holes", [(0, False), (0, True), (3, True), (3, False)])
-def test_matches_reference(T, window, C, n_sinks, holes):
-    assert_match(make(T, C, n_sinks=n_sinks, holes=holes), window=window)
+@pytest.mark.parametrize(
+    "n_sinks,holes,resets",
+    [(0, False, False), (0, True, False), (3, True, False), (3, False, False), (0, True, True), (3, True, True)],
+)
+def test_matches_reference(T, window, C, n_sinks, holes, resets):
+    assert_match(make(T, C, n_sinks=n_sinks, holes=holes, resets=resets), window=window)
 
 
 @pytest.mark.parametrize("window", [4, None])
 @pytest.mark.parametrize("heads", [(2, 2), (4, 1)])
 def test_matches_reference_heads_sink_queries_and_shared_sinks(window, heads):
     """Plain multi-head and multi-query attention; sinks shared over the batch; separate sink queries."""
-    inputs = make(23, 5, n_sinks=2, holes=True, heads=heads, sink_batch=1, sink_q=True)
+    inputs = make(23, 5, n_sinks=2, holes=True, heads=heads, sink_batch=1, sink_q=True, resets=True)
     assert_match(inputs, window=window, scale=0.3)
 
 
@@ -83,6 +93,26 @@ def test_window_is_the_visibility_rule():
         i = C + t
         expected = torch.zeros(L, dtype=torch.float64)
         expected[max(0, i - w + 1): i + 1] = 1.0 / min(w, i + 1)
+        torch.testing.assert_close(out[0, 0, t], expected, atol=1e-15, rtol=0)
+
+
+@pytest.mark.parametrize("window", [3, 5, None])
+def test_a_document_start_hides_every_earlier_key(window):
+    """Hand check as above: query t sees the keys of its window from its document's first token on
+    (documents start at queries 2 and 4, key indices 4 and 6), and the sink whatever the resets."""
+    T, C = 7, 2
+    L = C + T
+    reset = torch.zeros(1, T, dtype=torch.bool)
+    reset[0, [2, 4]] = True
+    zeros = lambda *shape: torch.zeros(1, 1, *shape, dtype=torch.float64)  # noqa: E731
+    v = torch.eye(L + 1, dtype=torch.float64)[None, None]  # value j = e_j, the sink's is e_L
+    out = sliding_window_attention(zeros(T, L + 1), zeros(L, L + 1), v[:, :, :L], window=window, reset=reset,
+                                   sink_k=zeros(1, L + 1), sink_v=v[:, :, L:])
+    for t in range(T):
+        i, first = C + t, (0 if t < 2 else C + 2 if t < 4 else C + 4)
+        seen = [j for j in range(first, i + 1) if window is None or i - j < window] + [L]
+        expected = torch.zeros(L + 1, dtype=torch.float64)
+        expected[seen] = 1.0 / len(seen)
         torch.testing.assert_close(out[0, 0, t], expected, atol=1e-15, rtol=0)
 
 
@@ -119,7 +149,7 @@ def test_low_precision_accumulates_in_float32():
 def test_blocked_memory_is_linear_in_the_window():
     """No saved tensor of the windowed path is anywhere near T x L (the reference's is)."""
     T, w = 512, 8
-    inputs = make(T, w - 1, n_sinks=2, holes=True)
+    inputs = make(T, w - 1, n_sinks=2, holes=True, resets=True)
     q = inputs["q"].requires_grad_()
     largest = [0]
 
@@ -150,6 +180,8 @@ def test_errors():
         (dict(key_mask=good["key_mask"].float()), "bool"),
         (dict(q=good["q"][:, :, :0]), "T = 0"),
         (dict(sink_q=good["q"][:, :, 1:]), "sink_q: expected"),
+        (dict(reset=torch.zeros(B, 4, dtype=torch.bool)), "reset: expected"),
+        (dict(reset=torch.zeros(B, 5)), "reset: expected .* bool"),
     ]
     for change, message in bad_cases:
         for fn in (sliding_window_attention, attention_reference):

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..ops.attention import sliding_window_attention
+from ..ops.attention import (
+    document_starts,
+    hide_earlier_documents,
+    sliding_window_attention,
+)
 from .rope import RotaryEmbedding
 from .state import TensorState
 
@@ -21,7 +25,8 @@ class AttentionState(TensorState):
     """What a :class:`SlidingWindowAttention` carries from one call to the next: its KV cache.
 
     k: ``[B, Hkv, C, Dh]`` keys, already rotated at their absolute positions. v: ``[B, Hkv, C, Dh]``.
-    key_mask: ``[B, C]`` bool, False where the cached token was padding. position: tokens read so far
+    key_mask: ``[B, C]`` bool, False where the cached token was padding or belongs to a document that
+    ended (a later document start was read): no later query may see it. position: tokens read so far
     (padding included), the absolute position of the next token.
     With a window the cache holds the last ``window - 1`` tokens (decoding memory is bounded); without
     one it holds them all.
@@ -112,14 +117,15 @@ class SlidingWindowAttention(nn.Module):
             k=empty, v=empty.clone(), key_mask=torch.zeros(batch_size, 0, dtype=torch.bool, device=device), position=0
         )
 
-    def _check(self, x, state, mask, sinks):
+    def _check(self, x, state, mask, sinks, reset):
         if x.dim() != 3 or x.shape[-1] != self.dim:
             raise ValueError(f"x: expected [batch, tokens, {self.dim}], got {tuple(x.shape)}")
         B, T, _ = x.shape
         if T == 0:
             raise ValueError("x has no tokens (T = 0): pass at least one token")
-        if mask is not None and mask.shape != (B, T):
-            raise ValueError(f"mask: expected a [batch, tokens] = {[B, T]} bool tensor, got {tuple(mask.shape)}")
+        for name, t in (("mask", mask), ("reset", reset)):
+            if t is not None and t.shape != (B, T):
+                raise ValueError(f"{name}: expected a [batch, tokens] = {[B, T]} bool tensor, got {tuple(t.shape)}")
         if sinks is not None and (sinks.dim() != 2 or sinks.shape[-1] != self.dim):
             raise ValueError(f"sinks: expected [num_sinks, {self.dim}] persistent tokens, got {tuple(sinks.shape)}")
         if state is not None:
@@ -144,17 +150,21 @@ class SlidingWindowAttention(nn.Module):
         *,
         mask: torch.Tensor | None = None,
         sinks: torch.Tensor | None = None,
+        reset: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, AttentionState]:
         """x: ``[B, T, dim]``. mask: ``[B, T]`` bool, False for padding (never a key, output zero).
-        sinks: ``[Np, dim]`` persistent tokens every query sees. Returns ``[B, T, dim]`` and the new state.
+        sinks: ``[Np, dim]`` persistent tokens every query sees. reset: ``[B, T]`` bool, True where a
+        packed document starts: its tokens see no key before it, in this call or (through the cache)
+        a later one; the sinks stay visible. Returns ``[B, T, dim]`` and the new state.
         """
-        self._check(x, state, mask, sinks)
+        self._check(x, state, mask, sinks, reset)
         B, T, _ = x.shape
         H, Hkv, Dh = self.heads, self.kv_heads, self.dim_head
         if state is None:
             state = self.initial_state(B, x.device, x.dtype)
         C = state.k.shape[2]
         mask = None if mask is None else mask.bool()
+        reset = None if reset is None else reset.bool()
 
         q = self.to_q(x).view(B, T, H, Dh).transpose(1, 2)  # [B, H, T, Dh]
         k = self.to_k(x).view(B, T, Hkv, Dh).transpose(1, 2)  # [B, Hkv, T, Dh]
@@ -177,10 +187,15 @@ class SlidingWindowAttention(nn.Module):
             # no mask and no cache: None lets full attention take SDPA's causal kernel
             key_mask=None if (mask is None and C == 0) else key_mask,
             sink_q=None if sink_k is None else q,  # sinks see the unrotated query (distance 0)
+            reset=reset,
         )
         out = self.to_out(out.transpose(1, 2).reshape(B, T, H * Dh))
         if mask is not None:
             out = out * mask.unsqueeze(-1).to(out.dtype)
+        if reset is not None:
+            # every later query belongs to this call's last document (or a newer one): the cache hides
+            # the keys before its start, so a split row sees exactly what one call would
+            key_mask = hide_earlier_documents(key_mask, document_starts(reset, C))
 
         keep = keys.shape[2] if self.window is None else min(self.window - 1, keys.shape[2])
         lo = keys.shape[2] - keep

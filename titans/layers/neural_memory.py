@@ -58,13 +58,16 @@ class NeuralMemory(nn.Module):
         check_finite: raise on NaN / inf in the input (one reduction per call).
 
     Gate defaults (measured by ``benchmarks/gate_stability.py``, table in ``benchmarks/README.md``):
-    ``eta_init = 0.9`` and ``alpha_init = 0.01`` as SPEC §2 suggests; ``theta_max = 0.064 / chunk_size``
-    and ``theta_init = theta_max / 2`` (0.001 and 0.0005 at b = 64). Inside a chunk every gradient is
+    ``eta_init = 0.9`` and ``alpha_init = 0.01`` as SPEC §2 suggests; ``theta_max = 0.016 / chunk_size``
+    and ``theta_init = theta_max / 2`` (0.00025 and 0.000125 at b = 64). Inside a chunk every gradient is
     taken at the same weights and momentum re-applies it at every later token, so a chunk moves the
     weights by about ``theta / (1 - eta) * b`` gradients; with the strongly aligned keys of a real
     model (SiLU'd, normalised projections of correlated hidden states) that overshoots unless theta
     shrinks with b. In freshly initialised ``small`` models (b = 64) on random bytes, theta = 0.001
-    stayed finite in every variant and seed tried, 0.002 did not.
+    stayed finite in every variant and seed tried, 0.002 did not; but training the small MAC on text
+    with a ceiling of 0.001 diverged at step 11, when the learned gates had raised theta to 0.00063
+    (the inner weights grew to 1e24 within seven chunks; half that theta stayed bounded). The ceiling
+    is therefore 4x lower: the gates cannot learn their way into that regime.
     """
 
     def __init__(
@@ -93,7 +96,7 @@ class NeuralMemory(nn.Module):
             dim_head = dim // heads
         if depth < 1 or expansion < 1 or chunk_size < 1 or conv_kernel < 1:
             raise ValueError("depth, expansion, chunk_size and conv_kernel must all be >= 1")
-        theta_max = 0.064 / chunk_size if theta_max is None else theta_max
+        theta_max = 0.016 / chunk_size if theta_max is None else theta_max
         theta_init = theta_max / 2 if theta_init is None else theta_init
         if not 0 < theta_init < theta_max:
             raise ValueError(f"need 0 < theta_init < theta_max, got {theta_init} and {theta_max}")
@@ -274,24 +277,35 @@ class NeuralMemory(nn.Module):
         q_tail: torch.Tensor | None = None,
         *,
         mask: torch.Tensor | None = None,
+        reset: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Retrieval without a write: ``M_W(q(x))`` with fixed memory weights (MAC's h, Eq. 21).
 
         x: ``[B, T, dim]``; weights: ``[B, H, d_in, d_out]`` tuple (e.g. ``state.weights`` at a chunk
         boundary); q_tail: this read path's own conv tail ``[B, kernel - 1, H * D]`` (None at the
-        start). Returns ``[B, T, dim]`` through the same output norm, gate and projection as
-        ``forward``, and the new q tail.
+        start). mask: ``[B, T]`` bool, False for padding (output zero). reset: ``[B, T]`` bool, True at
+        a document start: from there on the read uses the initial weights W0, the memory a new
+        document starts with (SPEC §2), and the conv does not reach back across it. Returns
+        ``[B, T, dim]`` through the same output norm, gate and projection as ``forward``, and the new
+        q tail.
         """
         B, T, _ = x.shape
         H, D = self.heads, self.dim_head
         q = F.linear(x, self.to_qkv.weight[: H * D])
         if mask is not None:
             q = q * mask.unsqueeze(-1).to(q.dtype)
-        q, q_tail = self.convs[0](q, q_tail)
-        q = F.normalize(F.silu(q).view(B, T, H, D).transpose(1, 2), dim=-1)
-        dtype = compute_dtype(x.dtype)
-        y = memory_forward(tuple(w.to(dtype) for w in weights), q.to(dtype), self.activation, self.residual)
+        q, q_tail = self.convs[0](q, q_tail, reset)
+        q = F.normalize(F.silu(q).view(B, T, H, D).transpose(1, 2), dim=-1).to(compute_dtype(x.dtype))
+        y = self._retrieve(weights, q)
+        if reset is not None:
+            # weights were written by the previous document: nothing of it may reach the new one
+            new_document = (reset.to(torch.int32).cumsum(1) > 0)[:, None, :, None]  # [B, 1, T, 1]
+            y = torch.where(new_document, self._retrieve(tuple(self.initial_weights), q), y)
         return self._output(y, x, mask), q_tail
+
+    def _retrieve(self, weights: tuple[torch.Tensor, ...], q: torch.Tensor) -> torch.Tensor:
+        """``M_W(q)`` per head: weights ``[B or absent, H, d_in, d_out]``, q ``[B, H, T, D]``."""
+        return memory_forward(tuple(w.to(q.dtype) for w in weights), q, self.activation, self.residual)
 
     @torch.no_grad()
     def _record_stats(self, theta, log_eta, log_keep, inner_loss, mask):

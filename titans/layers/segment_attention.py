@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..ops.attention import document_starts, hide_earlier_documents
 from .rope import RotaryEmbedding
 
 
@@ -17,7 +18,8 @@ class SegmentAttention(nn.Module):
 
     Positions are segment-local, and h_j sits at the position of the token it was read for, j. Query i
     sees every persistent token (unrotated: a sink), and h_j and S_j for ``i - window < j <= i``:
-    h_j is computed from token j, so letting token i see it for j > i would leak the future.
+    h_j is computed from token j, so letting token i see it for j > i would leak the future. With
+    packed documents (``reset``), query i also needs j at or after its document's first token.
     """
 
     def __init__(self, dim: int, heads: int, kv_heads: int | None, window: int, rope_base: float):
@@ -37,11 +39,13 @@ class SegmentAttention(nn.Module):
         k, v = (self._split(part, self.kv_heads) for part in self.to_kv(t).chunk(2, dim=-1))
         return (k if positions is None else self.rope(k, positions)), v
 
-    def forward(self, x, h, cache, offset: int, sinks=None, mask=None):
+    def forward(self, x, h, cache, offset: int, sinks=None, mask=None, reset=None):
         """x, h: ``[B, n, dim]`` (the segment's tokens and their memory readings) at segment positions
         ``offset .. offset + n - 1``. cache: ``(h_k, h_v, s_k, s_v, key_mask)`` of the ``offset`` tokens
         already read in this segment. sinks: ``[N_p, dim]`` or None. mask: ``[B, n]`` bool or None.
-        Returns the output ``[B, n, dim]`` and the extended cache.
+        reset: ``[B, n]`` bool, True where a document starts, or None.
+        Returns the output ``[B, n, dim]`` and the extended cache (whose key mask hides the keys
+        before the last document start, for the segment's later tokens).
         """
         B, n, _ = x.shape
         positions = torch.arange(offset, offset + n, device=x.device)
@@ -58,6 +62,10 @@ class SegmentAttention(nn.Module):
         distance = positions[:, None] - key_pos[None, :]  # [n, c + n]
         visible = (distance >= 0) & (distance < self.window)
         visible = visible[None] & key_mask[:, None, :]  # [B, n, c + n]
+        if reset is not None:
+            starts = document_starts(reset, offset)  # [B, n]
+            visible = visible & (key_pos >= starts[:, :, None])
+            key_mask = hide_earlier_documents(key_mask, starts)
         # a padded query may see itself, so that no row is empty; its output is zeroed below
         visible = visible | ((~real)[:, :, None] & (distance == 0)[None])
         keys, values, allowed = [h_k, s_k], [h_v, s_v], [visible, visible]

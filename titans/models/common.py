@@ -61,5 +61,10 @@ def prime_memory(memory: NeuralMemory, tokens: torch.Tensor, batch_size: int):
     """The memory's state after reading the persistent tokens, which come before the sequence ([p || x]).
 
     Returns the memory's outputs at those positions ``[B, N_p, dim]`` and its state.
+
+    Only a fresh row is primed: a document start inside a packed row (``reset``) restarts the memory
+    at W0 with S = 0 (SPEC §2), so a packed document's first memory chunk does without the persistent
+    tokens that a document read alone has seen. Re-reading them there would need a reset to a
+    mid-chunk state (their pending tokens and conv tail), which the memory op does not offer.
     """
     return memory(tokens.unsqueeze(0).expand(batch_size, -1, -1))

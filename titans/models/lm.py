@@ -2,6 +2,7 @@
 
 ``logits, state = model(tokens, state=None)``: the state carries every block's memory and attention
 cache, so a document can be read in pieces, decoded token by token, or saved and continued later.
+``reset`` packs several documents into one row: none of them sees anything of an earlier one.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class ModelState(TensorState):
 
 
 class TitansLM(nn.Module):
-    """A Titans language model (or a baseline): ``logits, state = model(tokens, state=None, mask=None)``."""
+    """A Titans language model (or a baseline): ``logits, state = model(tokens, state=None, mask=None,
+    reset=None)``."""
 
     def __init__(self, config: TitansConfig):
         super().__init__()
@@ -53,24 +55,39 @@ class TitansLM(nn.Module):
         self.norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
         self.head = None if config.tie_embeddings else nn.Linear(config.dim, config.vocab_size, bias=False)
 
-    def forward(self, tokens: torch.Tensor, state: ModelState | None = None, *, mask: torch.Tensor | None = None):
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        state: ModelState | None = None,
+        *,
+        mask: torch.Tensor | None = None,
+        reset: torch.Tensor | None = None,
+    ):
         """tokens: ``[B, T]`` int; mask: ``[B, T]`` bool, False for padding (never reaches attention or
-        memory). Returns logits ``[B, T, vocab]`` and the new state."""
-        self._check(tokens, state, mask)
+        memory). reset: ``[B, T]`` bool, True at the first token of a document packed into the row: its
+        tokens see nothing before it (attention, the memory and its conv, MAC's h), also when the row
+        is read in pieces with the state carried; the persistent tokens stay visible. Returns logits
+        ``[B, T, vocab]`` and the new state."""
+        self._check(tokens, state, mask, reset)
+        if state is None and reset is not None and bool(reset[:, 0].any()):
+            # a fresh state already starts a document (with the memory primed by the persistent tokens,
+            # SPEC §3): a reset at its first token would only discard that priming
+            reset = reset.clone()
+            reset[:, 0] = False
         x = self.embed(tokens)
         if mask is not None:
             x = x * mask.unsqueeze(-1).to(x.dtype)
         layer_states = [None] * len(self.blocks) if state is None else state.layers
         new_states = []
         for block, block_state in zip(self.blocks, layer_states):
-            x, block_state = block(x, block_state, mask=mask)
+            x, block_state = block(x, block_state, mask=mask, reset=reset)
             new_states.append(block_state)
         x = self.norm(x)
         logits = x @ self.embed.weight.mT if self.head is None else self.head(x)
         position = tokens.shape[1] + (0 if state is None else state.position)
         return logits, ModelState(new_states, position, self.config.fingerprint())
 
-    def _check(self, tokens, state, mask):
+    def _check(self, tokens, state, mask, reset):
         if tokens.dim() != 2 or tokens.dtype not in (torch.int64, torch.int32):
             raise ValueError(f"tokens: expected a [batch, tokens] integer tensor, got {tuple(tokens.shape)} "
                              f"{tokens.dtype}")
@@ -81,6 +98,9 @@ class TitansLM(nn.Module):
                              f"[{int(tokens.min())}, {int(tokens.max())}]")
         if mask is not None and mask.shape != tokens.shape:
             raise ValueError(f"mask: expected shape {tuple(tokens.shape)} like tokens, got {tuple(mask.shape)}")
+        if reset is not None and (reset.shape != tokens.shape or reset.dtype != torch.bool):
+            raise ValueError(f"reset: expected a bool tensor of shape {tuple(tokens.shape)} like tokens (True at "
+                             f"a document's first token), got {reset.dtype} {tuple(reset.shape)}")
         if state is not None and state.fingerprint != self.config.fingerprint():
             raise ValueError("state was made by a model with another configuration "
                              f"({state.fingerprint} != {self.config.fingerprint()}); pass state=None to start fresh")
@@ -131,7 +151,9 @@ class TitansLM(nn.Module):
         header = {"fingerprint": state.fingerprint, "position": str(state.position),
                   "structure": json.dumps(structure)}
         tmp = f"{path}.tmp"
-        save_file({k: v.detach().contiguous() for k, v in tensors.items()}, tmp, metadata=header)
+        # clone: a state may hold one tensor twice (MAC's segment weights are the memory's at a segment
+        # boundary), which safetensors refuses to write as shared storage
+        save_file({k: v.detach().clone().contiguous() for k, v in tensors.items()}, tmp, metadata=header)
         os.replace(tmp, path)
 
     def load_state(self, path: str | os.PathLike, device: str = "cpu") -> ModelState:

@@ -17,6 +17,6 @@ class LMMBlock(nn.Module):
         self.memory = make_memory(config)
         self.feed_forward = FeedForward(config)
 
-    def forward(self, x, state=None, *, mask=None):
-        h, state = self.memory(self.norm(x), state, mask=mask)
+    def forward(self, x, state=None, *, mask=None, reset=None):
+        h, state = self.memory(self.norm(x), state, mask=mask, reset=reset)
         return self.feed_forward(x + h), state

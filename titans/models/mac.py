@@ -6,6 +6,12 @@ The sequence is cut into segments of ``config.segment`` tokens. Per segment and 
   2. causal attention over ``[persistent || h || S]`` (token i sees h_j only for j <= i), kept at S;
   3. the memory writes that output y, chunk by chunk, and is read after the write: ``m = M*(y)``;
   4. ``o = norm_a(y) * sigmoid(norm_b(m))``, added to the residual stream; then SwiGLU.
+
+Packed documents (``reset``, SPEC §2): a document that starts inside a segment sees none of the
+segment's earlier tokens or their h in attention, reads its own h from the initial memory W0 (the
+segment-start weights hold the previous document), and the memory restarts at W0 on the write path.
+For the rest of that segment the state carries W0 as the segment-start weights and a key cache that
+hides the earlier document, so a split row reads exactly what one call would.
 """
 
 from __future__ import annotations
@@ -67,6 +73,11 @@ class MACState(TensorState):
                    **{name: tensors[name] for name in names})
 
 
+def _columns(t: torch.Tensor | None, piece: slice) -> torch.Tensor | None:
+    """The tokens ``piece`` of an optional ``[B, T]`` mask or reset."""
+    return None if t is None else t[:, piece]
+
+
 class MACBlock(nn.Module):
     """One MAC block: segment attention with the memory as context, the memory, the gate, SwiGLU."""
 
@@ -87,7 +98,7 @@ class MACBlock(nn.Module):
         cache = self.attention.empty_cache(batch_size, device, dtype)
         return MACState(memory, memory.weights, tail, *cache, position=0)
 
-    def forward(self, x, state=None, *, mask=None):
+    def forward(self, x, state=None, *, mask=None, reset=None):
         if state is None:
             state = self.initial_state(x.shape[0], x.device, x.dtype)
         elif state.batch_size != x.shape[0] or state.memory.signature != self.memory.signature:
@@ -96,19 +107,20 @@ class MACBlock(nn.Module):
         outputs, start = [], 0
         while start < x.shape[1]:  # pieces that never cross a segment boundary
             size = min(self.segment - state.position % self.segment, x.shape[1] - start)
-            piece_mask = None if mask is None else mask[:, start : start + size]
-            out, state = self._piece(x[:, start : start + size], state, piece_mask)
+            piece = slice(start, start + size)
+            out, state = self._piece(x[:, piece], state, _columns(mask, piece), _columns(reset, piece))
             outputs.append(out)
             start += size
         return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, 1)), state
 
-    def _piece(self, x, state: MACState, mask):
+    def _piece(self, x, state: MACState, mask, reset):
         offset = state.position % self.segment
         xn = self.norm(x)
-        h, q_tail = self.memory.read(xn, state.segment_weights, state.q_tail, mask=mask)  # Eq. 21
+        h, q_tail = self.memory.read(xn, state.segment_weights, state.q_tail, mask=mask, reset=reset)  # Eq. 21
         sinks = None if self.persistent is None else self.norm(self.persistent())
-        y, cache = self.attention(xn, h, state.cache, offset, sinks, mask)  # Eqs. 22-23
-        m, memory = self.memory(y, state.memory, mask=mask)  # Eqs. 24-25: write y, read after the write
+        y, cache = self.attention(xn, h, state.cache, offset, sinks, mask, reset)  # Eqs. 22-23
+        # Eqs. 24-25: the memory writes y and is read after the write
+        m, memory = self.memory(y, state.memory, mask=mask, reset=reset)
         x = self.feed_forward(x + self.gate(y, m))
         position = state.position + x.shape[1]
         segment_weights = state.segment_weights
@@ -117,4 +129,10 @@ class MACBlock(nn.Module):
             # segment is a multiple of the chunk) and starts with empty keys and values
             segment_weights = memory.weights
             cache = self.attention.empty_cache(x.shape[0], x.device, state.h_k.dtype)
+        elif reset is not None:
+            # a row whose document started in this piece reads its h from W0 until the segment ends
+            restarted = reset.any(1)[:, None, None, None]
+            segment_weights = tuple(
+                torch.where(restarted, w0.to(w.dtype), w) for w0, w in zip(self.memory.initial_weights, segment_weights)
+            )
         return x, MACState(memory, segment_weights, q_tail, *cache, position=position)

@@ -24,14 +24,14 @@ class MAGBlock(nn.Module):
         self.gate = GatedProduct(config)
         self.feed_forward = FeedForward(config)
 
-    def forward(self, x, state=None, *, mask=None):
+    def forward(self, x, state=None, *, mask=None, reset=None):
         xn = self.norm(x)
         sinks = None if self.persistent is None else self.norm(self.persistent())
         if state is None:
             # the persistent tokens come first: the memory reads them before the sequence (Eq. 26)
             memory_state = None if sinks is None else prime_memory(self.memory, sinks, x.shape[0])[1]
             state = {"attention": None, "memory": memory_state}
-        y, attention_state = self.attention(xn, state["attention"], mask=mask, sinks=sinks)
-        m, memory_state = self.memory(xn, state["memory"], mask=mask)
+        y, attention_state = self.attention(xn, state["attention"], mask=mask, sinks=sinks, reset=reset)
+        m, memory_state = self.memory(xn, state["memory"], mask=mask, reset=reset)
         x = x + self.gate(y, m)
         return self.feed_forward(x), {"attention": attention_state, "memory": memory_state}

@@ -24,18 +24,21 @@ class MALBlock(nn.Module):
         )
         self.feed_forward = FeedForward(config)
 
-    def forward(self, x, state=None, *, mask=None):
+    def forward(self, x, state=None, *, mask=None, reset=None):
         sinks = None
         if self.persistent is not None:
             # the memory reads the persistent tokens first; what it makes of them (input-independent, so
-            # one row serves the batch) is what attention keeps as sinks. Recomputed at every call (N_p
-            # tokens) so that the sinks follow the parameters and keep their gradient after a detach.
+            # one row serves the batch, and every packed document may see them) is what attention keeps
+            # as sinks. Recomputed at every call (N_p tokens) so that the sinks follow the parameters
+            # and keep their gradient after a detach.
             p = self.persistent()
             p_out, primed = prime_memory(self.memory, self.memory_norm(p), x.shape[0])
             sinks = self.attention_norm(p + p_out[0])
         if state is None:
             state = {"attention": None, "memory": None if self.persistent is None else primed}
-        m, memory_state = self.memory(self.memory_norm(x), state["memory"], mask=mask)
+        m, memory_state = self.memory(self.memory_norm(x), state["memory"], mask=mask, reset=reset)
         x = x + m
-        h, attention_state = self.attention(self.attention_norm(x), state["attention"], mask=mask, sinks=sinks)
+        h, attention_state = self.attention(
+            self.attention_norm(x), state["attention"], mask=mask, sinks=sinks, reset=reset
+        )
         return self.feed_forward(x + h), {"attention": attention_state, "memory": memory_state}

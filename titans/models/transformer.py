@@ -18,8 +18,8 @@ class AttentionBlock(nn.Module):
         self.attention = SlidingWindowAttention(config.dim, config.heads, config.kv_heads, window, config.rope_base)
         self.feed_forward = FeedForward(config)
 
-    def forward(self, x, state=None, *, mask=None):
-        h, state = self.attention(self.norm(x), state, mask=mask)
+    def forward(self, x, state=None, *, mask=None, reset=None):
+        h, state = self.attention(self.norm(x), state, mask=mask, reset=reset)
         return self.feed_forward(x + h), state
 
 

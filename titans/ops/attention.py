@@ -6,8 +6,10 @@ keys, then the T current tokens), Np sink tokens, Dh width per head; in the bloc
 queries, each reading K = w + s - 1 keys.
 
 Visibility (SPEC §3): query t sits at key index C + t and sees key j iff ``0 <= (C + t) - j < window``
-(window None: ``j <= C + t``) and ``key_mask[b, j]``; every query also sees the Np sinks (the persistent
-memory, Eq. 19). A query that sees nothing returns zeros. Softmax runs in float32 (float64 stays float64).
+(window None: ``j <= C + t``), ``key_mask[b, j]`` and ``j >= start[b, t]``, the key index of the first
+token of t's document (``reset``: packed documents never see each other; SPEC §2); every query also
+sees the Np sinks (the persistent memory, Eq. 19: input-independent, so no document's). A query that
+sees nothing returns zeros. Softmax runs in float32 (float64 stays float64).
 """
 
 from __future__ import annotations
@@ -18,7 +20,25 @@ import torch.nn.functional as F
 from .inputs import compute_dtype
 
 
-def _check(q, k, v, window, sink_q, sink_k, sink_v, key_mask):
+def document_starts(reset: torch.Tensor, offset: int) -> torch.Tensor:
+    """Per query, the key index of the first token of its document: ``[B, T]`` int64.
+
+    reset: ``[B, T]`` bool, True where a document starts at query t, whose key index is ``offset + t``.
+    A query after no reset in ``reset`` gets 0, which hides nothing: a document that started before
+    these queries is the caller's to hide, through the key mask (:func:`hide_earlier_documents`).
+    """
+    index = offset + torch.arange(reset.shape[1], device=reset.device)
+    return torch.where(reset, index, 0).cummax(dim=1).values
+
+
+def hide_earlier_documents(key_mask: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    """``key_mask [B, L]`` with every key before its row's last document start (``starts[:, -1]``, from
+    :func:`document_starts` over the last keys) made invisible: what a carried cache keeps, since every
+    later query belongs to that document or a newer one."""
+    return key_mask & (torch.arange(key_mask.shape[1], device=key_mask.device) >= starts[:, -1:])
+
+
+def _check(q, k, v, window, sink_q, sink_k, sink_v, key_mask, reset):
     if q.dim() != 4:
         raise ValueError(f"q: expected [B, Hq, T, Dh], got {tuple(q.shape)}")
     B, Hq, T, Dh = q.shape
@@ -55,6 +75,11 @@ def _check(q, k, v, window, sink_q, sink_k, sink_v, key_mask):
             f"key_mask: expected a [B, L] = {[B, L]} bool tensor (False = invisible key), "
             f"got {key_mask.dtype} {tuple(key_mask.shape)}"
         )
+    if reset is not None and (reset.shape != (B, T) or reset.dtype != torch.bool):
+        raise ValueError(
+            f"reset: expected a [B, T] = {[B, T]} bool tensor (True = a document starts at that query), "
+            f"got {reset.dtype} {tuple(reset.shape)}"
+        )
 
 
 def _no_sinks(sink_k):
@@ -72,12 +97,13 @@ def attention_reference(
     key_mask: torch.Tensor | None = None,
     scale: float | None = None,
     sink_q: torch.Tensor | None = None,
+    reset: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The naive form of :func:`sliding_window_attention`: one masked ``T x (Np + L)`` softmax per head.
 
     The ground truth for tests; O(T·L) time and memory.
     """
-    _check(q, k, v, window, sink_q, sink_k, sink_v, key_mask)
+    _check(q, k, v, window, sink_q, sink_k, sink_v, key_mask, reset)
     B, Hq, T, Dh = q.shape
     Hkv, L = k.shape[1], k.shape[2]
     C, G, dt = L - T, Hq // Hkv, compute_dtype(q.dtype)
@@ -87,7 +113,7 @@ def attention_reference(
     scores = (q.to(dt) @ keys.mT) * scale  # [B, Hq, T, L]
     dist = (C + torch.arange(T, device=q.device))[:, None] - torch.arange(L, device=q.device)  # [T, L]
     visible = (dist >= 0) if window is None else (dist >= 0) & (dist < window)
-    visible = visible.expand(B, 1, T, L)
+    visible = _same_document(visible.expand(B, 1, T, L), reset, C)
     if key_mask is not None:
         visible = visible & key_mask[:, None, None, :]
     if not _no_sinks(sink_k):
@@ -116,6 +142,7 @@ def sliding_window_attention(
     key_mask: torch.Tensor | None = None,
     scale: float | None = None,
     sink_q: torch.Tensor | None = None,
+    reset: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Causal attention over cached + current keys, optionally windowed, with attention sinks.
 
@@ -132,6 +159,10 @@ def sliding_window_attention(
         sink_q: ``[B, Hq, T, Dh]`` queries to score the sinks with, q when None. The layer passes its
             unrotated queries so that a sink's score does not depend on the query's position (the sink
             sits at distance 0 from every query; SPEC §3).
+        reset: ``[B, T]`` bool, True where a document starts at that query (packed documents): from
+            there on, queries see no key before it, cached keys included; the sinks stay visible. A
+            document start in an earlier call is the caller's to hide through ``key_mask``
+            (:func:`hide_earlier_documents`).
 
     Returns:
         ``[B, Hq, T, Dh]`` in q's dtype; zeros for a query that sees no key at all.
@@ -139,18 +170,27 @@ def sliding_window_attention(
     With a window the work is blocked, O(T·w) time and memory: the queries are cut into N blocks of
     ``s = min(w, T)`` (the tail padded), and block n reads the ``K = w + s - 1`` keys from its first
     query's window start to its last query, all blocks at once through ``unfold`` — no ``T x L`` score
-    matrix is ever formed, and decoding one token reads exactly w keys. Without a window the mask is
-    ``T x L`` anyway, and ``scaled_dot_product_attention`` does the work.
+    matrix is ever formed, and decoding one token reads exactly w keys; document starts are one
+    comparison per query and key of its block. Without a window the mask is ``T x L`` anyway, and
+    ``scaled_dot_product_attention`` does the work.
     """
-    _check(q, k, v, window, sink_q, sink_k, sink_v, key_mask)
+    _check(q, k, v, window, sink_q, sink_k, sink_v, key_mask, reset)
     if _no_sinks(sink_k):
         sink_q = sink_k = sink_v = None
     if window is None:
-        return _full_causal(q, k, v, sink_q, sink_k, sink_v, key_mask, scale)
-    return _blocked(q, k, v, window, sink_q, sink_k, sink_v, key_mask, scale)
+        return _full_causal(q, k, v, sink_q, sink_k, sink_v, key_mask, scale, reset)
+    return _blocked(q, k, v, window, sink_q, sink_k, sink_v, key_mask, scale, reset)
 
 
-def _full_causal(q, k, v, sink_q, sink_k, sink_v, key_mask, scale):
+def _same_document(visible: torch.Tensor, reset: torch.Tensor | None, C: int) -> torch.Tensor:
+    """A ``[B, 1, T, L]`` visibility with the keys before each query's document start removed."""
+    if reset is None:
+        return visible
+    keys = torch.arange(visible.shape[-1], device=visible.device)
+    return visible & (keys >= document_starts(reset, C)[:, None, :, None])
+
+
+def _full_causal(q, k, v, sink_q, sink_k, sink_v, key_mask, scale, reset):
     """Full causal attention through SDPA with a boolean mask, the sinks concatenated in front."""
     B, Hq, T, Dh = q.shape
     L = k.shape[2]
@@ -159,13 +199,13 @@ def _full_causal(q, k, v, sink_q, sink_k, sink_v, key_mask, scale):
     low = q.dtype in (torch.float16, torch.bfloat16)
     dt = q.dtype if (q.is_cuda and low) else compute_dtype(q.dtype)
     q_, k_, v_ = q.to(dt), k.to(dt), v.to(dt)
-    if sink_k is None and key_mask is None and L == T:
+    if sink_k is None and key_mask is None and reset is None and L == T:
         out = F.scaled_dot_product_attention(q_, k_, v_, is_causal=True, scale=scale, enable_gqa=True)
         return out.to(q.dtype)
 
     C = L - T
     visible = torch.arange(L, device=q.device) <= (C + torch.arange(T, device=q.device))[:, None]  # [T, L]
-    visible = visible.expand(B, 1, T, L)
+    visible = _same_document(visible.expand(B, 1, T, L), reset, C)
     if key_mask is not None:
         visible = visible & key_mask[:, None, None, :]
     empty = None
@@ -199,7 +239,7 @@ def _blocks(t: torch.Tensor, G: int, N: int, s: int) -> torch.Tensor:
     return t.transpose(2, 3).reshape(B, Hq // G, N, G * s, Dh)
 
 
-def _blocked(q, k, v, w, sink_q, sink_k, sink_v, key_mask, scale):
+def _blocked(q, k, v, w, sink_q, sink_k, sink_v, key_mask, scale, reset):
     B, Hq, T, Dh = q.shape
     Hkv, L = k.shape[1], k.shape[2]
     C, G, dt = L - T, Hq // Hkv, compute_dtype(q.dtype)
@@ -225,6 +265,11 @@ def _blocked(q, k, v, w, sink_q, sink_k, sink_v, key_mask, scale):
     c = torch.arange(K, device=q.device)
     band = (c >= a) & (c <= a + w - 1)  # [s, K]
     visible = band & real.unfold(1, K, s)[:, None, :, None, None, :]  # [B, 1, N, 1, s, K]
+    if reset is not None:
+        # one comparison per query and key of its block, against the query's document start
+        doc_start = F.pad(document_starts(reset, C), (0, N * s - T)).view(B, N, s, 1)
+        key_index = start + s * torch.arange(N, device=q.device)[:, None] + c  # [N, K]
+        visible = visible & (key_index[:, None, :] >= doc_start)[:, None, :, None]
 
     qb = _blocks(q.to(dt), G, N, s)
     scores = (qb @ kb).view(B, Hkv, N, G, s, K) * scale

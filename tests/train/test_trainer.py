@@ -1,0 +1,111 @@
+"""The training loop: learning, exact resume, skipped non-finite steps, checkpoint errors."""
+
+import json
+import math
+import shutil
+
+import pytest
+
+from titans.train import Trainer, TrainingDiverged
+from titans.train.checkpoint import CheckpointError, find_checkpoint
+from titans.train.trainer import learning_rate
+
+
+def losses(run_dir, kind="train", key="loss"):
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r[key] for r in records if r["kind"] == kind}
+
+
+def test_learning_rate_warms_up_then_decays_to_the_floor(tmp_path, tiny_config):
+    config = tiny_config(tmp_path, steps=100, warmup=10, lr=1e-3, min_lr_ratio=0.1)
+    rates = [learning_rate(config, s) for s in range(100)]
+    assert rates[0] == pytest.approx(1e-4) and rates[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:]))
+    assert rates[-1] == pytest.approx(1e-4, rel=0.01)
+
+
+def test_training_lowers_the_validation_loss_and_writes_the_run_folder(tmp_path, corpus_documents, tiny_config):
+    run = tmp_path / "run"
+    summary = Trainer(tiny_config(run, steps=12, eval_every=4, save_every=6), documents=corpus_documents,
+                      progress=False).run()
+    valid = losses(run, "valid")
+    assert valid[12] < valid[4]
+    assert summary.validation.loss == pytest.approx(valid[12])
+    assert math.isfinite(summary.validation.bits_per_byte)
+    train_records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][:1]
+    assert {"memory.0.theta", "memory.0.alpha", "memory.1.inner_loss"} <= set(train_records[0])
+    assert (run / "loss.png").stat().st_size > 0 and (run / "train_config.json").is_file()
+    assert find_checkpoint(run).name == "step_0000012"
+
+
+@pytest.mark.parametrize("variant,carry", [("mag", False), ("mac", True), ("transformer", True)])
+def test_resume_repeats_the_uninterrupted_losses_exactly(tmp_path, corpus_documents, variant, carry, tiny_config):
+    config = dict(variant=variant, carry_state=carry, accumulation=2)
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    Trainer(tiny_config(straight, **config), documents=corpus_documents, progress=False).run()
+    Trainer(tiny_config(resumed, **config), documents=corpus_documents, progress=False).run()
+    # interrupt after step 3: forget everything the second half wrote, then resume
+    checkpoints = resumed / "checkpoints"
+    shutil.rmtree(checkpoints / "step_0000006")
+    (checkpoints / "latest").write_text("step_0000003\n")
+    Trainer(tiny_config(resumed, **config), documents=corpus_documents, progress=False).run(resume=True)
+    assert losses(resumed) == losses(straight)  # exact, not approximate
+    assert losses(resumed, "valid") == losses(straight, "valid")
+    assert sorted(losses(resumed)) == list(range(1, 7))
+
+
+def test_a_second_run_in_the_same_folder_is_refused(tmp_path, corpus_documents, tiny_config):
+    Trainer(tiny_config(tmp_path, steps=3), documents=corpus_documents, progress=False).run()
+    with pytest.raises(FileExistsError, match="--resume"):
+        Trainer(tiny_config(tmp_path, steps=3), documents=corpus_documents, progress=False).run()
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path, corpus_documents, tiny_config):
+    Trainer(tiny_config(tmp_path, steps=3), documents=corpus_documents, progress=False).run()
+    with pytest.raises(ValueError, match="lr"):
+        Trainer(tiny_config(tmp_path, steps=3, lr=1e-2), documents=corpus_documents, progress=False).run(resume=True)
+
+
+def test_non_finite_steps_are_skipped_then_stop_the_run(tmp_path, corpus_documents, monkeypatch, capsys, tiny_config):
+    trainer = Trainer(tiny_config(tmp_path, steps=12, save_every=2, max_bad_steps=3), documents=corpus_documents,
+                      progress=False)
+    real_loss = trainer._loss
+    calls = {"n": 0}
+
+    def poisoned(batch, state, n_scored):
+        loss, nats, state = real_loss(batch, state, n_scored)
+        calls["n"] += 1
+        bad = calls["n"] == 3 or calls["n"] >= 6  # one bad step (3), then bad from step 6 on
+        return (loss * float("nan"), nats * float("nan"), state) if bad else (loss, nats, state)
+
+    monkeypatch.setattr(trainer, "_loss", poisoned)
+    with pytest.raises(TrainingDiverged, match="3 non-finite steps in a row up to step 8"):
+        trainer.run()
+    err = capsys.readouterr().err
+    assert "step 3: non-finite" in err and "step skipped (1 in a row)" in err
+    # the last good checkpoint is intact: 4 good steps (1, 2, 4, 5) were taken
+    latest = find_checkpoint(tmp_path)
+    assert latest.name == "step_0000004"
+    assert set(losses(tmp_path)) == {1, 2, 4, 5}
+
+
+def test_a_truncated_or_foreign_checkpoint_is_a_clear_error(tmp_path, corpus_documents, tiny_config):
+    Trainer(tiny_config(tmp_path, steps=3), documents=corpus_documents, progress=False).run()
+    checkpoint = find_checkpoint(tmp_path)
+    weights = checkpoint / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        Trainer(tiny_config(tmp_path, steps=3), documents=corpus_documents, progress=False).run(resume=True)
+    info = json.loads((checkpoint / "trainer.json").read_text())
+    (checkpoint / "trainer.json").write_text(json.dumps({**info, "format": "something-else"}))
+    with pytest.raises(CheckpointError, match="not a titans training checkpoint"):
+        Trainer(tiny_config(tmp_path, steps=3), documents=corpus_documents, progress=False).run(resume=True)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        find_checkpoint(tmp_path / "nowhere")
+
+
+def test_checkpoints_hold_no_pickle(tmp_path, corpus_documents, tiny_config):
+    Trainer(tiny_config(tmp_path, steps=3, carry_state=True), documents=corpus_documents, progress=False).run()
+    checkpoint = find_checkpoint(tmp_path)
+    suffixes = {p.suffix for p in checkpoint.rglob("*") if p.is_file()}
+    assert suffixes <= {".safetensors", ".json", ".model", ""}, suffixes  # "" is the tokenizer's own files

@@ -1,0 +1,27 @@
+"""The ``titans`` command line: ``info``, ``train``, ``generate``, ``eval``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..data import FetchError
+from ..train import TrainingDiverged
+from ..train.checkpoint import CheckpointError
+from . import evaluate, generate, info, train
+
+# errors that carry a message meant for the user: printed without a traceback
+_USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, CheckpointError, FetchError, TrainingDiverged)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="titans", description="Titans: learning to memorize at test time.")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    for verb in (info, train, generate, evaluate):
+        verb.add_parser(verbs)
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except _USER_ERRORS as error:
+        print(f"titans {args.verb}: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error

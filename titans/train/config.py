@@ -1,0 +1,154 @@
+"""What a training run does: one dataclass, validated, readable from TOML or YAML, saved with the run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import PRESETS, VARIANTS, TitansConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run; the defaults are the README's main job (small MAC on the Wikipedia sample, ~10 min)."""
+
+    preset: str = "small"
+    """Model preset (titans.config.PRESETS)."""
+    variant: str = "mac"
+    """Model variant: mac, mag, mal, lmm, transformer, swa."""
+    model: dict = field(default_factory=dict)
+    """Model fields overriding the preset (e.g. {"dim": 128}); vocab_size comes from the tokenizer."""
+    data: str = "wikipedia"
+    """A corpus recipe (wikipedia, shakespeare, milton, austen) or a path (text file, folder of .txt, enwik8, text8)."""
+    tokenizer: str = "bytes"
+    """bytes (vocab 256), llama2 (the 32K SentencePiece of the paper's family), or a SentencePiece .model path."""
+    valid_fraction: float = 0.05
+    """Share of the corpus held out for validation (deterministic; see titans.data.split_documents)."""
+    context: int = 512
+    """Tokens per row of a batch."""
+    batch_tokens: int = 2048
+    """Tokens per optimiser step, all processes together (rows = batch_tokens // context)."""
+    accumulation: int = 1
+    """Micro-batches per step on each process (gradient accumulation); must divide the rows per process."""
+    carry_state: bool = False
+    """Carry each row's model state into the next step (truncated backprop through the memory)."""
+    steps: int = 120
+    """Optimiser steps."""
+    lr: float = 3e-3
+    """Peak learning rate (AdamW)."""
+    min_lr_ratio: float = 0.1
+    """Final learning rate as a share of the peak, reached by the cosine decay."""
+    warmup: int = 10
+    """Steps of linear warm-up."""
+    weight_decay: float = 0.1
+    """AdamW weight decay (matrices only; norms, gains and biases are not decayed)."""
+    betas: tuple = (0.9, 0.95)
+    """AdamW betas."""
+    clip: float = 1.0
+    """Gradient-norm clipping threshold (0: none)."""
+    seed: int = 0
+    """Seed of the initialisation, the document order and the sampling."""
+    eval_every: int = 40
+    """Validate every this many steps (and at the end)."""
+    eval_tokens: int = 32768
+    """Validation tokens per evaluation (at most the validation split)."""
+    save_every: int = 40
+    """Checkpoint every this many steps (and at the end)."""
+    keep_checkpoints: int = 2
+    """Checkpoints kept in the run folder (oldest deleted first)."""
+    max_bad_steps: int = 5
+    """Consecutive non-finite steps after which the run stops (each one is skipped and reported)."""
+    device: str = "auto"
+    """cpu, cuda, cuda:N, or auto (cuda when available)."""
+    compile: bool = False
+    """Compile the model with torch.compile."""
+    distributed: str = "ddp"
+    """With several processes (torchrun): ddp (replicated) or fsdp (FSDP2 fully_shard, for large presets)."""
+    sample_tokens: int = 300
+    """Tokens generated from a validation prompt at the end of the run (0: none)."""
+    out: str = "runs/main"
+    """Run folder: checkpoints, metrics.jsonl, loss.png, the effective config."""
+
+    def __post_init__(self):
+        def fail(what: str, fix: str):
+            raise ValueError(f"TrainConfig: {what}; {fix}")
+
+        if self.preset not in PRESETS:
+            fail(f"unknown preset {self.preset!r}", f"choose one of {', '.join(PRESETS)}")
+        if self.variant not in VARIANTS:
+            fail(f"unknown variant {self.variant!r}", f"choose one of {', '.join(VARIANTS)}")
+        for name in ("context", "batch_tokens", "accumulation", "steps", "eval_every", "eval_tokens",
+                     "save_every", "keep_checkpoints", "max_bad_steps"):
+            if getattr(self, name) < 1:
+                fail(f"{name} = {getattr(self, name)}", "it must be a positive integer")
+        if self.batch_tokens < self.context:
+            fail(f"batch_tokens = {self.batch_tokens} < context = {self.context}",
+                 "a step needs at least one full row")
+        if not 0 < self.valid_fraction <= 0.5:
+            fail(f"valid_fraction = {self.valid_fraction}", "use a share in (0, 0.5]")
+        if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
+            fail(f"lr = {self.lr}, min_lr_ratio = {self.min_lr_ratio}", "lr > 0 and min_lr_ratio in [0, 1]")
+        if self.warmup < 0 or self.clip < 0 or self.weight_decay < 0 or self.sample_tokens < 0:
+            fail("warmup, clip, weight_decay and sample_tokens must be >= 0", "fix the negative value")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            fail(f"betas = {self.betas}", "give two numbers in [0, 1)")
+        if self.distributed not in ("ddp", "fsdp"):
+            fail(f"distributed = {self.distributed!r}", "use ddp or fsdp")
+        if "vocab_size" in self.model:
+            fail("model.vocab_size is set", "the tokenizer decides the vocabulary; remove it")
+        self.model_config(256)  # unknown or invalid model fields fail now, not after the data is loaded
+
+    @property
+    def rows(self) -> int:
+        return self.batch_tokens // self.context
+
+    def model_config(self, vocab_size: int) -> TitansConfig:
+        fields = {f.name for f in dataclasses.fields(TitansConfig)}
+        unknown = sorted(set(self.model) - fields)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown model fields {unknown}; known: {sorted(fields)}")
+        return TitansConfig.from_name(self.preset, variant=self.variant, vocab_size=vocab_size, **self.model)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["betas"] = list(self.betas)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown fields {unknown}; known: {sorted(known)}")
+        data = dict(data)
+        if "betas" in data:
+            data["betas"] = tuple(data["betas"])
+        return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TrainConfig":
+        """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file of TrainConfig fields."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} does not exist")
+        text = path.read_text()
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            raise ValueError(f"config file {path}: expected a .toml, .yaml or .yml file")
+        if not isinstance(data, dict):
+            raise ValueError(f"config file {path}: expected a table of TrainConfig fields")
+        return cls.from_dict(data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
