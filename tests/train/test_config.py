@@ -55,3 +55,7 @@ def test_there_are_shipped_configs():
 def test_every_shipped_config_parses(path):
     config = TrainConfig.from_file(path)
     config.model_config(256)
+
+
+def test_the_main_job_config_is_the_default():
+    assert TrainConfig.from_file(ROOT / "configs" / "main.toml") == TrainConfig()

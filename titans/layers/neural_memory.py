@@ -40,7 +40,8 @@ class NeuralMemory(nn.Module):
     :class:`MemoryState`; ``mem(x2, state=state)`` continues exactly where the first call stopped.
 
     Per token: q, k, v are linear projections, each through a causal depthwise conv (kernel
-    ``conv_kernel``) and SiLU, q and k l2-normalised per head. Per token and head, gates
+    ``conv_kernel``) and SiLU, q and k l2-normalised per head (v too, by default: see
+    ``normalize_values``). Per token and head, gates
     ``theta = theta_max * sigmoid(.)`` (inner learning rate), ``eta = sigmoid(.)`` (momentum: how much
     past surprise carries over) and ``alpha = sigmoid(.)`` (forgetting) come from linear maps of x.
     The memory then writes (k, v) by a gradient step on ``||M(k) - v||^2`` with momentum and weight
@@ -54,6 +55,11 @@ class NeuralMemory(nn.Module):
             online learning and slower; it is independent of any attention segment length.
         depth: weight matrices in the memory MLP (1 = linear memory). expansion: hidden = expansion * D.
         activation: "gelu" (exact) or "silu". residual: ``M(x) = x + MLP(x)`` (off, as in the paper).
+        normalize_values: l2-normalise v per head like q and k (the paper normalises only q and k).
+            On by default: in training the value projections grow (the inner loss reached 10^2-10^3
+            per token within 30 steps of the small MAC), the inner gradients grow with them and the
+            inner loop diverged even at a 4x lower theta. The read passes through a per-head RMSNorm,
+            so the values' overall scale carries nothing the output can use.
         theta_max, theta_init, eta_init, alpha_init: gate range and values at initialisation (below).
         check_finite: raise on NaN / inf in the input (one reduction per call).
 
@@ -81,6 +87,7 @@ class NeuralMemory(nn.Module):
         dim_head: int | None = None,
         activation: str = "gelu",
         residual: bool = False,
+        normalize_values: bool = True,
         conv_kernel: int = 4,
         theta_max: float | None = None,
         theta_init: float | None = None,
@@ -106,7 +113,7 @@ class NeuralMemory(nn.Module):
         self.dim, self.heads, self.dim_head = dim, heads, dim_head
         self.chunk_size, self.depth, self.hidden = chunk_size, depth, expansion * dim_head
         self.activation, self.residual, self.theta_max = activation, residual, theta_max
-        self.check_finite = check_finite
+        self.check_finite, self.normalize_values = check_finite, normalize_values
         inner = heads * dim_head
 
         self.to_qkv = nn.Linear(dim, 3 * inner, bias=False)
@@ -132,7 +139,7 @@ class NeuralMemory(nn.Module):
     def signature(self) -> tuple:
         """What a state must agree with to be continued by this layer."""
         return ("NeuralMemory", self.heads, self.dim_head, self.hidden, self.depth, self.chunk_size,
-                self.convs[0].kernel_size, self.activation, self.residual)
+                self.convs[0].kernel_size, self.activation, self.residual, self.normalize_values)
 
     def initial_state(self, batch_size: int, device=None, dtype: torch.dtype | None = None) -> MemoryState:
         """The state before any token: the learned initial memory, zero momentum, empty buffers.
@@ -190,6 +197,8 @@ class NeuralMemory(nn.Module):
             outs.append(F.silu(out).view(B, T, H, D).transpose(1, 2))
             tails.append(new_tail)
         q, k, v = outs
+        if self.normalize_values:
+            v = F.normalize(v, dim=-1)
         return F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, tuple(tails)
 
     def _gates(self, x):

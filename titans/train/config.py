@@ -35,9 +35,9 @@ class TrainConfig:
     """Micro-batches per step on each process (gradient accumulation); must divide the rows per process."""
     carry_state: bool = False
     """Carry each row's model state into the next step (truncated backprop through the memory)."""
-    steps: int = 120
+    steps: int = 90
     """Optimiser steps."""
-    lr: float = 3e-3
+    lr: float = 1e-3
     """Peak learning rate (AdamW)."""
     min_lr_ratio: float = 0.1
     """Final learning rate as a share of the peak, reached by the cosine decay."""
@@ -51,11 +51,11 @@ class TrainConfig:
     """Gradient-norm clipping threshold (0: none)."""
     seed: int = 0
     """Seed of the initialisation, the document order and the sampling."""
-    eval_every: int = 40
+    eval_every: int = 30
     """Validate every this many steps (and at the end)."""
     eval_tokens: int = 32768
     """Validation tokens per evaluation (at most the validation split)."""
-    save_every: int = 40
+    save_every: int = 30
     """Checkpoint every this many steps (and at the end)."""
     keep_checkpoints: int = 2
     """Checkpoints kept in the run folder (oldest deleted first)."""
