@@ -34,6 +34,9 @@ def test_training_lowers_the_validation_loss_and_writes_the_run_folder(tmp_path,
     assert math.isfinite(summary.validation.bits_per_byte)
     train_records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][:1]
     assert {"memory.0.theta", "memory.0.alpha", "memory.1.inner_loss"} <= set(train_records[0])
+    valid_records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
+                     if json.loads(line)["kind"] == "valid"]
+    assert [r["tokens"] for r in valid_records] == [4 * 128, 8 * 128, 12 * 128]  # training tokens, the x axis
     assert (run / "loss.png").stat().st_size > 0 and (run / "train_config.json").is_file()
     assert find_checkpoint(run).name == "step_0000012"
 

@@ -217,7 +217,9 @@ class Trainer:
             if done % config.eval_every == 0 or done == config.steps:
                 score = self.validate()
                 if log:
-                    log.write({"kind": "valid", "step": done, "tokens": record["tokens"], **score.to_dict()})
+                    scored = score.to_dict()
+                    scored["scored_tokens"] = scored.pop("tokens")  # "tokens" counts training tokens
+                    log.write({"kind": "valid", "step": done, "tokens": record["tokens"], **scored})
                     log.plot()
                 self._say(f"step {done}: validation loss {score.loss:.4f}, {score.bits_per_byte:.4f} bits per byte")
             if done % config.save_every == 0 or done == config.steps:
