@@ -34,9 +34,11 @@ from titans.models.lm import TitansLM
 TITANS = ("mac", "mag", "mal", "lmm")
 
 
-def build(preset: str, variant: str, device: str) -> TitansLM:
+def build(preset: str, variant: str, device: str, checkpointing: bool = False) -> TitansLM:
     torch.manual_seed(0)
-    return TitansLM(TitansConfig.from_name(preset, variant=variant)).to(device)
+    model = TitansLM(TitansConfig.from_name(preset, variant=variant)).to(device)
+    model.gradient_checkpointing = checkpointing
+    return model
 
 
 def random_tokens(model: TitansLM, n: int, device: str) -> torch.Tensor:
@@ -98,7 +100,7 @@ def peak_memory_worker(kind: str, variant: str, n: int, args: argparse.Namespace
     and the decoding after it, adds above what is live after a warm-up."""
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = build(args.preset, variant, args.device)
+    model = build(args.preset, variant, args.device, args.checkpointing)
     tokens = random_tokens(model, n + 1, args.device)
 
     def work(tokens):
@@ -181,6 +183,9 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice); on a shared "
                         "machine, fewer threads than free cores avoids threads waiting on each other")
+    parser.add_argument("--checkpointing", action="store_true",
+                        help="recompute each block in the backward pass (all variants alike): activation memory of "
+                             "one block, so that 32K tokens fit in 24 GB")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
     if args.threads:
@@ -193,7 +198,7 @@ def main() -> None:
     ctx.set_forkserver_preload(["torch", "titans.models.lm"])
     pool = ctx.Pool(1, maxtasksperchild=1)
     variants, device = args.variants, args.device
-    models = {v: build(args.preset, v, device) for v in variants}
+    models = {v: build(args.preset, v, device, args.checkpointing) for v in variants}
     train, decode = [], []
 
     for T in args.lengths:

@@ -10,7 +10,7 @@ from .fields import add_field_options, given_fields, parse_value
 
 def add_parser(verbs) -> None:
     p = verbs.add_parser(
-        "train", help="train a model (defaults: the small MAC on the Wikipedia sample, ~10 min on a CPU)",
+        "train", help="train a model (defaults: the small MAC on the Wikipedia sample, ~12 min on 2 CPU cores)",
         description="Train a Titans model or a baseline. Settings come from the defaults, then --config, then "
                     "the flags. Launch with torchrun for several processes (see the README).")
     p.add_argument("--config", default=None, help="TOML or YAML file of training settings (default: none)")

@@ -39,6 +39,11 @@ class Batch:
         return Batch(self.inputs[select], self.targets[select], self.reset[select], self.scored[select],
                      self.epoch, self.index)
 
+    def device_reset(self, device) -> torch.Tensor | None:
+        """``reset`` on ``device``, or None when no document starts in the batch: full attention then
+        keeps its fused causal kernel instead of an explicit mask."""
+        return self.reset.to(device) if bool(self.reset.any()) else None
+
     @property
     def num_scored(self) -> int:
         return int(self.scored.sum())

@@ -58,7 +58,7 @@ def score_language_model(model, lanes: PackedLanes, token_bytes: torch.Tensor, *
         inputs, targets = batch.inputs.to(device), batch.targets.to(device)
         scored = batch.scored.to(device)
         with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
-            logits, state = model(inputs, state if carry_state else None, reset=batch.reset.to(device))
+            logits, state = model(inputs, state if carry_state else None, reset=batch.device_reset(device))
         losses = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
         nats += float(losses[scored.flatten()].sum())
         tokens += float(scored.sum())

@@ -16,6 +16,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_model, save_file, save_model
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..config import TitansConfig
 from ..layers.attention import AttentionState
@@ -54,6 +55,9 @@ class TitansLM(nn.Module):
         self.blocks = nn.ModuleList(BLOCKS[config.variant](config) for _ in range(config.layers))
         self.norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
         self.head = None if config.tie_embeddings else nn.Linear(config.dim, config.vocab_size, bias=False)
+        self.gradient_checkpointing = False
+        """Keep only each block's input for the backward pass and recompute the block there: about one more
+        forward of compute for activation memory of one block at a time (long-context training)."""
 
     def forward(
         self,
@@ -80,7 +84,10 @@ class TitansLM(nn.Module):
         layer_states = [None] * len(self.blocks) if state is None else state.layers
         new_states = []
         for block, block_state in zip(self.blocks, layer_states):
-            x, block_state = block(x, block_state, mask=mask, reset=reset)
+            if self.gradient_checkpointing and torch.is_grad_enabled():
+                x, block_state = checkpoint(block, x, block_state, mask=mask, reset=reset, use_reentrant=False)
+            else:
+                x, block_state = block(x, block_state, mask=mask, reset=reset)
             new_states.append(block_state)
         x = self.norm(x)
         logits = x @ self.embed.weight.mT if self.head is None else self.head(x)

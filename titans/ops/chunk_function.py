@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import torch
 from torch.autograd.function import once_differentiable
+from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from .chunk_step import backward_step, forward_step
+
+_STORED = object()  # marks a tensor leaf of the per-chunk record, kept through save_for_backward
 
 
 class ChunkedMemory(torch.autograd.Function):
@@ -47,8 +50,14 @@ class ChunkedMemory(torch.autograd.Function):
             if needs_backward:  # else (no_grad inference) only one chunk is held at a time
                 chunks.append((W, S, saved))
             W, S = new_W, new_S
-        ctx.config, ctx.chunks, ctx.shape = config, chunks, (B, H)
-        ctx.save_for_backward(q, k, v, qk, A, Bm, C, s, e, R, after, *tensors[2 * depth :])
+        ctx.config, ctx.shape = config, (B, H)
+        # the per-chunk boundary state and activations go through save_for_backward too (not a ctx
+        # attribute), so that saved-tensor hooks see them: activation checkpointing then drops them
+        leaves, ctx.chunk_spec = tree_flatten(chunks)
+        ctx.chunk_leaves = [_STORED if isinstance(t, torch.Tensor) else t for t in leaves]
+        ctx.n_inputs = 11 + len(tensors) - 2 * depth
+        ctx.save_for_backward(q, k, v, qk, A, Bm, C, s, e, R, after, *tensors[2 * depth :],
+                              *(t for t in leaves if isinstance(t, torch.Tensor)))
         inner_loss = inner_loss.view(B, H, N, b)
         ctx.mark_non_differentiable(inner_loss)
         unflat = lambda t: t.view(B, H, *t.shape[1:])  # noqa: E731
@@ -59,12 +68,16 @@ class ChunkedMemory(torch.autograd.Function):
     def backward(ctx, dy, _d_inner_loss, *dstate):
         depth, activation, residual, _ = ctx.config
         B, H = ctx.shape
-        q, k, v, qk, A, Bm, C, s, e, R, after, *reset_tensors = ctx.saved_tensors
+        saved_tensors = ctx.saved_tensors
+        q, k, v, qk, A, Bm, C, s, e, R, after, *reset_tensors = saved_tensors[: ctx.n_inputs]
+        stored = iter(saved_tensors[ctx.n_inputs :])
+        leaves = [next(stored) if leaf is _STORED else leaf for leaf in ctx.chunk_leaves]
+        chunks = tree_unflatten(leaves, ctx.chunk_spec)
         N, b = q.shape[2], q.shape[3]
         flat = lambda t: t.reshape(B * H, *t.shape[2:])  # noqa: E731
         q_, k_, v_, qk_, A_, Bm_, C_, s_, e_ = map(flat, (q, k, v, qk, A, Bm, C, s, e))
         reset_at = _reset_inputs(R, after, reset_tensors, depth, flat, (B, H, N, b))
-        last_W, last_S, _ = ctx.chunks[-1]
+        last_W, last_S, _ = chunks[-1]
         dW = [torch.zeros_like(w) if g is None else flat(g) for g, w in zip(dstate[:depth], last_W)]
         dS = [torch.zeros_like(w) if g is None else flat(g) for g, w in zip(dstate[depth:], last_S)]
         dy_ = torch.zeros_like(q_) if dy is None else flat(dy)
@@ -74,7 +87,7 @@ class ChunkedMemory(torch.autograd.Function):
             dW0 = [torch.zeros_like(flat(t)) for t in reset_tensors[:depth]]
             d_reset_keys = [torch.empty_like(flat(t)) for t in reset_tensors[depth:]]
         for n in range(N - 1, -1, -1):
-            W, S, saved = ctx.chunks[n]
+            W, S, saved = chunks[n]
             *chunk_grads, reset_grads = backward_step(
                 W, S, saved, q_[:, n], k_[:, n], v_[:, n], qk_[:, n], A_[:, n], Bm_[:, n], C_[:, n], s_[:, n],
                 e_[:, n], dy_[:, n], dW, dS, activation, residual, reset_at(n),

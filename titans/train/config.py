@@ -13,7 +13,7 @@ from ..config import PRESETS, VARIANTS, TitansConfig
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A training run; the defaults are the README's main job (small MAC on the Wikipedia sample, ~10 min)."""
+    """A training run; the defaults are the README's main job (small MAC on the Wikipedia sample, ~12 min)."""
 
     preset: str = "small"
     """Model preset (titans.config.PRESETS)."""
@@ -65,6 +65,8 @@ class TrainConfig:
     """cpu, cuda, cuda:N, or auto (cuda when available)."""
     compile: bool = False
     """Compile the model with torch.compile."""
+    checkpointing: bool = False
+    """Recompute each block in the backward pass instead of keeping its activations (long contexts)."""
     distributed: str = "ddp"
     """With several processes (torchrun): ddp (replicated) or fsdp (FSDP2 fully_shard, for large presets)."""
     sample_tokens: int = 300

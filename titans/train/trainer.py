@@ -102,6 +102,7 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         self.model = TitansLM(config.model_config(self.tokenizer.vocab_size)).to(self.device)
+        self.model.gradient_checkpointing = config.checkpointing
         self.module = self.model
         self.model = wrap_model(self.model, self.topology, config.distributed, self.device)
         self.optimizer = make_optimizer(self.model, config)
@@ -114,7 +115,7 @@ class Trainer:
         """Sum of the scored tokens' losses, scaled so that gradients average over the global batch."""
         inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            logits, state = self.forward(inputs, state, reset=batch.reset.to(self.device))
+            logits, state = self.forward(inputs, state, reset=batch.device_reset(self.device))
         losses = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
         nats = (losses * batch.scored.to(self.device).flatten()).sum()
         # DDP averages gradients over processes; scale by world so the result is the global mean
