@@ -16,6 +16,7 @@ from ..ops.attention import (
     hide_earlier_documents,
     sliding_window_attention,
 )
+from .checks import check_sequence
 from .rope import RotaryEmbedding
 from .state import TensorState
 
@@ -118,14 +119,8 @@ class SlidingWindowAttention(nn.Module):
         )
 
     def _check(self, x, state, mask, sinks, reset):
-        if x.dim() != 3 or x.shape[-1] != self.dim:
-            raise ValueError(f"x: expected [batch, tokens, {self.dim}], got {tuple(x.shape)}")
-        B, T, _ = x.shape
-        if T == 0:
-            raise ValueError("x has no tokens (T = 0): pass at least one token")
-        for name, t in (("mask", mask), ("reset", reset)):
-            if t is not None and t.shape != (B, T):
-                raise ValueError(f"{name}: expected a [batch, tokens] = {[B, T]} bool tensor, got {tuple(t.shape)}")
+        check_sequence(x, self.dim, mask, reset)
+        B = x.shape[0]
         if sinks is not None and (sinks.dim() != 2 or sinks.shape[-1] != self.dim):
             raise ValueError(f"sinks: expected [num_sinks, {self.dim}] persistent tokens, got {tuple(sinks.shape)}")
         if state is not None:

@@ -14,6 +14,7 @@ from torch import nn
 from ..ops import chunk_memory_update
 from ..ops.inputs import compute_dtype
 from ..ops.mlp import check_activation, memory_forward
+from .checks import check_sequence
 from .memory_state import MemoryState
 from .short_conv import ShortConv
 
@@ -164,14 +165,8 @@ class NeuralMemory(nn.Module):
         )
 
     def _check(self, x, state, mask, reset):
-        if x.dim() != 3 or x.shape[-1] != self.dim:
-            raise ValueError(f"x: expected [batch, tokens, {self.dim}], got {tuple(x.shape)}")
-        B, T, _ = x.shape
-        if T == 0:
-            raise ValueError("x has no tokens (T = 0): pass at least one token")
-        for name, t in (("mask", mask), ("reset", reset)):
-            if t is not None and t.shape != (B, T):
-                raise ValueError(f"{name}: expected a [batch, tokens] = {[B, T]} bool tensor, got {tuple(t.shape)}")
+        check_sequence(x, self.dim, mask, reset)
+        B = x.shape[0]
         if state is not None:
             if state.signature != self.signature:
                 raise ValueError(
