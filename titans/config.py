@@ -44,6 +44,10 @@ class TitansConfig:
     """Memory MLP hidden width = memory_expansion x memory head width."""
     memory_activation: str = "gelu"
     """Memory MLP activation: gelu (exact) or silu."""
+    memory_theta_max: float | None = None
+    """Ceiling of the memory's inner learning rate theta (None: 0.016 / memory_chunk; see NeuralMemory)."""
+    memory_alpha_init: float = 0.01
+    """The memory's forgetting gate alpha at initialisation (a long-context recall model wants it small)."""
     rope_base: float = 10000.0
     """RoPE base frequency."""
     tie_embeddings: bool = True
@@ -79,6 +83,10 @@ class TitansConfig:
             if self.window > self.segment:
                 fail(f"window = {self.window} is larger than segment = {self.segment}",
                      "MAC attends inside a segment; use window <= segment")
+        if self.memory_theta_max is not None and self.memory_theta_max <= 0:
+            fail(f"memory_theta_max = {self.memory_theta_max}", "use a positive ceiling, or None for the default")
+        if not 0 < self.memory_alpha_init < 1:
+            fail(f"memory_alpha_init = {self.memory_alpha_init}", "it must lie strictly between 0 and 1")
         if self.memory_activation not in ("gelu", "silu"):
             fail(f"memory_activation = {self.memory_activation!r}", "use gelu or silu")
 

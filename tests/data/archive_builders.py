@@ -81,7 +81,10 @@ def write_lazyload_db(folder: Path, objects: dict, *, compressed=True, kind: byt
         elif compressed is False:
             record = raw
         else:
-            codec = {b"Z": lzma.compress, b"2": bz2.compress, b"1": zlib.compress, b"0": bytes}[kind]
+            # R's xz records are raw LZMA2 at preset 6, no .xz container (serialize.c, R_compress3)
+            r_xz = lambda raw: lzma.compress(raw, format=lzma.FORMAT_RAW,  # noqa: E731
+                                             filters=[{"id": lzma.FILTER_LZMA2, "preset": 6}])
+            codec = {b"Z": r_xz, b"2": bz2.compress, b"1": zlib.compress, b"0": bytes}[kind]
             record = len(raw).to_bytes(4, "big") + kind + codec(raw)
         variables[name] = np.array([len(rdb), len(record)], dtype=np.int32)
         rdb += record

@@ -35,3 +35,10 @@ def test_mismatched_files_are_reported(tmp_path):
     rdx.write_bytes(b"not R at all")
     with pytest.raises(ValueError, match="not a readable R serialization"):
         read_lazyload_db(rdx, rdb)
+
+
+def test_only_the_named_objects_are_read(tmp_path):
+    rdx, rdb = write_lazyload_db(tmp_path, NOVELS, compressed=3)
+    assert list(read_lazyload_db(rdx, rdb, names=["persuasion"])) == ["persuasion"]
+    with pytest.raises(KeyError, match=r"no object\(s\) \['sanditon'\]; it has \['emma', 'persuasion'\]"):
+        read_lazyload_db(rdx, rdb, names=["sanditon"])

@@ -9,6 +9,7 @@ from ..data import load_documents, split_documents
 from ..data.batching import PackedLanes
 from ..data.tokenizers import token_byte_lengths
 from ..eval.perplexity import score_language_model
+from . import recall
 from .loading import load_trained
 
 
@@ -31,6 +32,7 @@ def add_parser(verbs) -> None:
     ppl.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     ppl.add_argument("--json", default=None, help="also write the result to this JSON file (default: none)")
     ppl.set_defaults(run=run_ppl)
+    recall.add_parsers(tasks)
 
 
 def run_ppl(args: argparse.Namespace) -> None:

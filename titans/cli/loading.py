@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from ..data import get_tokenizer, load_tokenizer
 from ..models import TitansLM
-from ..train.checkpoint import find_checkpoint
+from ..train.checkpoint import CheckpointError, find_checkpoint
 
 
 def load_trained(path: str, device: torch.device | str = "cpu"):
@@ -17,7 +19,11 @@ def load_trained(path: str, device: torch.device | str = "cpu"):
     folder = Path(path)
     if not (folder / "model.safetensors").is_file():
         folder = find_checkpoint(folder)
-    model = TitansLM.from_pretrained(folder, map_location=str(device)).eval()
+    try:
+        model = TitansLM.from_pretrained(folder, map_location=str(device)).eval()
+    except (SafetensorError, json.JSONDecodeError, RuntimeError) as error:  # truncated, foreign, other shapes
+        raise CheckpointError(f"cannot load the model in {folder}: {error}; the files are damaged or were not "
+                              f"written by titans (train again, or point at another checkpoint)") from None
     if (folder / "tokenizer").is_dir():
         tokenizer = load_tokenizer(folder / "tokenizer")
     elif model.config.vocab_size == 256:

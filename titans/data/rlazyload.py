@@ -5,8 +5,9 @@ The .rdx is one serialized R list (usually gzip-compressed like an .rds file) wi
 R-serialized object, normally compressed: a 4-byte big-endian uncompressed length, then
 
 - zlib data (``compressed = TRUE``, R's default), or
-- one type byte and the data (``compressed = 2`` or ``3``): ``'Z'`` xz, ``'2'`` bzip2, ``'1'`` zlib,
-  ``'0'`` stored;
+- one type byte and the data (``compressed = 2`` or ``3``): ``'Z'`` xz (a raw LZMA2 stream with no
+  .xz container around it: R's ``R_compress3`` uses ``lzma_raw_encoder`` at preset 6), ``'2'`` bzip2,
+  ``'1'`` zlib, ``'0'`` stored;
 
 and with ``compressed = FALSE`` the bare serialization. The serialized objects are parsed and turned
 into Python values by the ``rdata`` package (character vectors come back as numpy string arrays).
@@ -18,12 +19,20 @@ import bz2
 import lzma
 import warnings
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+# The filter chain of R's xz records (serialize.c, init_filters): LZMA2 at preset 6, no container.
+R_XZ_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 6}]
 
-def read_lazyload_db(rdx: Path, rdb: Path | None = None) -> dict[str, Any]:
-    """Every object of the database, by name, in the index's order. rdb defaults to rdx's sibling."""
+
+def read_lazyload_db(rdx: Path, rdb: Path | None = None, names: Iterable[str] | None = None) -> dict[str, Any]:
+    """Every object of the database, by name, in the index's order. rdb defaults to rdx's sibling.
+
+    names: read only these objects (a package's database can hold dozens of large data sets when one
+    is wanted); a name the index lacks is a KeyError listing the ones it has.
+    """
     rdx = Path(rdx)
     rdb = Path(rdb) if rdb is not None else rdx.with_suffix(".rdb")
     index = _to_python(rdx.read_bytes(), rdx)
@@ -32,6 +41,12 @@ def read_lazyload_db(rdx: Path, rdb: Path | None = None) -> dict[str, Any]:
     except (TypeError, KeyError):
         raise ValueError(f"{rdx} is not an R lazy-load index (no 'variables' list)") from None
     method = _compression_code(compressed)
+    if names is not None:
+        names = set(names)
+        missing = names - {str(n) for n in variables}
+        if missing:
+            raise KeyError(f"{rdx} holds no object(s) {sorted(missing)}; it has {sorted(map(str, variables))}")
+        variables = {n: w for n, w in variables.items() if str(n) in names}
     data = rdb.read_bytes()
     objects = {}
     for name, where in variables.items():
@@ -59,13 +74,17 @@ def _decompress(record: bytes, method: int, what: str) -> bytes:
         out = zlib.decompress(body)
     else:
         kind, body = body[:1], body[1:]
-        decoders = {b"Z": lzma.decompress, b"2": bz2.decompress, b"1": zlib.decompress, b"0": bytes}
+        decoders = {b"Z": _decompress_r_xz, b"2": bz2.decompress, b"1": zlib.decompress, b"0": bytes}
         if kind not in decoders:
             raise ValueError(f"{what}: unknown compression type byte {kind!r}")
         out = decoders[kind](body)
     if len(out) != expected:
         raise ValueError(f"{what}: unpacked to {len(out)} bytes, its header says {expected}")
     return out
+
+
+def _decompress_r_xz(body: bytes) -> bytes:
+    return lzma.decompress(body, format=lzma.FORMAT_RAW, filters=R_XZ_FILTERS)
 
 
 def _to_python(serialized: bytes, source: Path) -> Any:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from ..data.batching import PackedLanes
-from ..train.distributed import Topology
+
+if TYPE_CHECKING:  # titans.train imports this module: a runtime import would be circular
+    from ..train.distributed import Topology
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,14 @@ class LanguageModelScore:
 
 @torch.no_grad()
 def score_language_model(model, lanes: PackedLanes, token_bytes: torch.Tensor, *, max_batches: int | None = None,
-                         device: torch.device | str = "cpu", topology: Topology = Topology(),
+                         device: torch.device | str = "cpu", topology: Topology | None = None,
                          autocast: bool = False, carry_state: bool = True) -> LanguageModelScore:
     """Score the first ``max_batches`` batches of ``lanes`` (all when None).
 
     token_bytes: ``[vocab]`` UTF-8 bytes each token id stands for (titans.data.token_byte_lengths).
-    Under several processes each scores its rows and the totals are summed.
+    Under several processes (``topology``) each scores its rows and the totals are summed.
     """
+    rank, world = (0, 1) if topology is None else (topology.rank, topology.world)
     was_training = model.training
     model.eval()
     token_bytes = token_bytes.to(device)
@@ -52,7 +56,7 @@ def score_language_model(model, lanes: PackedLanes, token_bytes: torch.Tensor, *
     nats = tokens = n_bytes = 0.0
     state = None
     for index in range(n):
-        batch = lanes.batch(index).rows(slice(topology.rank, None, topology.world))
+        batch = lanes.batch(index).rows(slice(rank, None, world))
         if batch.inputs.shape[0] == 0:
             break
         inputs, targets = batch.inputs.to(device), batch.targets.to(device)
@@ -64,7 +68,8 @@ def score_language_model(model, lanes: PackedLanes, token_bytes: torch.Tensor, *
         tokens += float(scored.sum())
         n_bytes += float(token_bytes[targets][scored].sum())
     model.train(was_training)
-    nats, tokens, n_bytes = topology.sum(nats), topology.sum(tokens), topology.sum(n_bytes)
+    if topology is not None:
+        nats, tokens, n_bytes = topology.sum(nats), topology.sum(tokens), topology.sum(n_bytes)
     if tokens == 0:
         raise ValueError("nothing was scored: the validation lanes are empty")
     return LanguageModelScore(nats / tokens, nats / math.log(2) / max(n_bytes, 1.0), int(tokens), int(n_bytes))

@@ -15,7 +15,8 @@ def make_memory(config: TitansConfig) -> NeuralMemory:
     # per-call finiteness check, a host sync on CUDA at every layer and decoded token, is left off
     return NeuralMemory(
         config.dim, heads=config.memory_heads, chunk_size=config.memory_chunk, depth=config.memory_depth,
-        expansion=config.memory_expansion, activation=config.memory_activation, check_finite=False,
+        expansion=config.memory_expansion, activation=config.memory_activation,
+        theta_max=config.memory_theta_max, alpha_init=config.memory_alpha_init, check_finite=False,
     )
 
 

@@ -22,7 +22,8 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
     """Model fields overriding the preset (e.g. {"dim": 128}); vocab_size comes from the tokenizer."""
     data: str = "wikipedia"
-    """A corpus recipe (wikipedia, shakespeare, milton, austen) or a path (text file, folder of .txt, enwik8, text8)."""
+    """A corpus recipe (wikipedia, shakespeare, milton, austen), a path (text file, folder of .txt, enwik8, text8),
+    or a long-context task mixture such as tasks:pk,n,w or tasks:all (answers scored only; titans.eval)."""
     tokenizer: str = "bytes"
     """bytes (vocab 256), llama2 (the 32K SentencePiece of the paper's family), or a SentencePiece .model path."""
     valid_fraction: float = 0.05
@@ -99,6 +100,9 @@ class TrainConfig:
             fail(f"betas = {self.betas}", "give two numbers in [0, 1)")
         if self.distributed not in ("ddp", "fsdp"):
             fail(f"distributed = {self.distributed!r}", "use ddp or fsdp")
+        if self.data.startswith("tasks:") and self.tokenizer != "bytes":
+            fail(f"data = {self.data!r} with tokenizer = {self.tokenizer!r}",
+                 "long-context task samples are measured in bytes; use tokenizer = bytes")
         if "vocab_size" in self.model:
             fail("model.vocab_size is set", "the tokenizer decides the vocabulary; remove it")
         self.model_config(256)  # unknown or invalid model fields fail now, not after the data is loaded

@@ -22,6 +22,7 @@ from ..data import get_tokenizer, load_documents, split_documents
 from ..data.batching import Batch, PackedLanes
 from ..data.tokenizers import token_byte_lengths
 from ..eval.perplexity import LanguageModelScore, score_language_model
+from ..eval.task_batches import TaskBatches, is_task_mixture, parse_mixture
 from ..generate import Sampling, generate
 from ..models import TitansLM
 from .checkpoint import find_checkpoint, load_checkpoint, read_trainer, save_checkpoint
@@ -33,6 +34,9 @@ from .metrics import MetricsLog, memory_gate_means
 _NUMERIC_FIELDS = ("preset", "variant", "model", "data", "tokenizer", "valid_fraction", "context", "batch_tokens",
                    "accumulation", "carry_state", "lr", "min_lr_ratio", "warmup", "weight_decay", "betas", "clip",
                    "seed", "steps")
+
+
+_VALID_SEED_OFFSET = 1_000_003  # validation samples are drawn with another seed than the training ones
 
 
 class TrainingDiverged(RuntimeError):
@@ -91,13 +95,10 @@ class Trainer:
                              f"{self.topology.world} processes x {config.accumulation} micro-batches")
         self.run_dir = Path(config.out)
         self.tokenizer = get_tokenizer(config.tokenizer)
-        docs = load_documents(config.data) if documents is None else documents
-        train_docs, valid_docs = split_documents(docs, config.valid_fraction)
-        self.train_lanes = PackedLanes([self.tokenizer.encode(d.text) for d in train_docs], config.rows,
-                                       config.context, seed=config.seed)
-        valid_tokens = [self.tokenizer.encode(d.text) for d in valid_docs]
-        valid_rows = max(self.topology.world, min(config.rows, sum(map(len, valid_tokens)) // (config.context + 1)))
-        self.valid_lanes = PackedLanes(valid_tokens, valid_rows, config.context, shuffle=False)
+        if documents is None and is_task_mixture(config.data):
+            self._task_batches()
+        else:
+            self._packed_lanes(load_documents(config.data) if documents is None else documents)
         self.token_bytes = token_byte_lengths(self.tokenizer)
 
         torch.manual_seed(config.seed)
@@ -108,6 +109,23 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, config)
         self.forward = torch.compile(self.model) if config.compile else self.model
         self.autocast = self.device.type == "cuda"  # bf16 on CUDA; the CPU runs float32 (exact resume)
+
+    def _packed_lanes(self, docs) -> None:
+        config = self.config
+        train_docs, valid_docs = split_documents(docs, config.valid_fraction)
+        self.train_lanes = PackedLanes([self.tokenizer.encode(d.text) for d in train_docs], config.rows,
+                                       config.context, seed=config.seed)
+        valid_tokens = [self.tokenizer.encode(d.text) for d in valid_docs]
+        valid_rows = max(self.topology.world, min(config.rows, sum(map(len, valid_tokens)) // (config.context + 1)))
+        self.valid_lanes = PackedLanes(valid_tokens, valid_rows, config.context, shuffle=False)
+
+    def _task_batches(self) -> None:
+        """Long-context task samples (titans.eval.task_batches): only the answers are scored, and
+        validation draws other samples of the same mixture."""
+        config = self.config
+        names = parse_mixture(config.data)
+        self.train_lanes = TaskBatches(names, config.rows, config.context, seed=config.seed)
+        self.valid_lanes = TaskBatches(names, config.rows, config.context, seed=config.seed + _VALID_SEED_OFFSET)
 
     # ---- one step ----
 

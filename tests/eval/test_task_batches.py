@@ -1,0 +1,60 @@
+"""Training batches of task samples: exact rows, scored needles and answers, determinism, the trainer."""
+
+import json
+
+import pytest
+import torch
+
+from titans.eval.task_batches import COMPLETION_ROOM, TaskBatches, parse_mixture
+from titans.train import Trainer
+
+
+def text(row: torch.Tensor) -> bytes:
+    return bytes(row.tolist())
+
+
+def test_rows_hold_one_sample_each_with_the_needle_and_answer_scored():
+    batches = TaskBatches(["pk"], rows=4, context=512, seed=3)
+    batch = batches.batch(5)
+    assert batch.inputs.shape == batch.targets.shape == batch.scored.shape == (4, 512)
+    assert torch.equal(batch.inputs[:, 1:], batch.targets[:, :-1])
+    for r in range(4):
+        full = text(batch.inputs[r]) + text(batch.targets[r, -1:])
+        scored = text(batch.targets[r][batch.scored[r]])
+        key = full.split(b"The pass key is ")[1].split(b".")[0]
+        assert scored.endswith(b" " + key + b".")  # the completion
+        assert b"Remember it. " + key + b" is the pass key." in scored  # the needle
+        assert b"grass" not in scored and b"river" not in scored  # never the haystack
+        completion_end = full.rindex(key + b".") + len(key) + 1
+        assert completion_end > 512 + 1 - COMPLETION_ROOM and set(full[completion_end:]) <= {ord("\n")}
+
+
+def test_batches_are_a_function_of_seed_and_index():
+    a, b = TaskBatches(["pk"], 2, 300, seed=1), TaskBatches(["pk"], 2, 300, seed=1)
+    assert torch.equal(a.batch(7).inputs, b.batch(7).inputs)
+    assert not torch.equal(a.batch(7).inputs, a.batch(8).inputs)
+    assert not torch.equal(a.batch(7).inputs, TaskBatches(["pk"], 2, 300, seed=2).batch(7).inputs)
+    assert a.is_lane_start(7)
+
+
+def test_mixture_names_parse():
+    assert parse_mixture("tasks:pk, n") == ["pk", "n"]
+    assert len(parse_mixture("tasks:all")) == 8
+    for bad in ("tasks:", "tasks:pk,qa7"):
+        with pytest.raises(ValueError, match="task"):
+            parse_mixture(bad)
+
+
+def test_the_trainer_learns_from_a_task_mixture(tmp_path, tiny_config):
+    config = tiny_config(tmp_path / "run", data="tasks:pk", context=256, batch_tokens=512, steps=4, eval_every=2,
+                         eval_tokens=512, save_every=4)
+    summary = Trainer(config, progress=False).run()
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    valid = [r for r in records if r["kind"] == "valid"]
+    assert len(valid) == 2 and all(r["scored_tokens"] > 0 for r in valid)
+    assert summary.validation is not None and summary.validation.loss > 0
+
+
+def test_task_data_needs_the_byte_tokenizer(tmp_path, tiny_config):
+    with pytest.raises(ValueError, match="bytes"):
+        tiny_config(tmp_path / "run", data="tasks:pk", context=256, batch_tokens=512, tokenizer="llama2")

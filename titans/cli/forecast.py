@@ -1,0 +1,42 @@
+"""``titans forecast train | eval``: long-term forecasting with the neural memory and its baselines."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..forecast.config import ForecastConfig
+from .fields import add_field_options, given_fields
+
+
+def add_parser(verbs) -> None:
+    p = verbs.add_parser("forecast", help="time-series forecasting (LTSF protocol: lookback 96, MSE/MAE)")
+    tasks = p.add_subparsers(dest="task", required=True)
+    train = tasks.add_parser(
+        "train", help="train and score every model x horizon x seed on one series",
+        description="Train the neural-memory forecasters and the baselines on one series (a recipe: weather, "
+                    "taylor, chicago; or an LTSF CSV such as ETTh1.csv) and score them on the test windows. "
+                    "Writes OUT/results.json, results.md, forecast-H*.png and models/*.safetensors. List "
+                    "flags take JSON or commas: --horizons 96,192 --models dlinear,memory.")
+    add_field_options(train, ForecastConfig)
+    train.set_defaults(run=run_train)
+    evaluate = tasks.add_parser("eval", help="re-score the saved models of a finished run on its test windows")
+    evaluate.add_argument("run_dir", help="the --out folder of `titans forecast train`")
+    evaluate.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    evaluate.set_defaults(run=run_eval)
+
+
+def run_train(args: argparse.Namespace) -> None:
+    from ..forecast import train_run
+
+    config = ForecastConfig().replace(**given_fields(args, ForecastConfig))
+    train_run(config)
+    print(f"run folder: {config.out} (results.json, results.md, forecast-H*.png, models/)")
+    print((Path(config.out) / "results.md").read_text())
+
+
+def run_eval(args: argparse.Namespace) -> None:
+    from ..forecast import eval_run
+
+    eval_run(args.run_dir, device=args.device)
+    print((Path(args.run_dir) / "eval.md").read_text())

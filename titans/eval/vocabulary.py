@@ -1,0 +1,59 @@
+"""The words the long-context tasks are made of, split so that training and evaluation never share one.
+
+Every list is split by position: even entries belong to ``"train"``, odd ones to ``"eval"``. A model
+trained on the task mixture has therefore never seen the keys, values, names, places or objects that
+its evaluation asks about, nor the haystack texts (see :mod:`titans.eval.haystack`): what it recalls it
+must have read in the context.
+"""
+
+from __future__ import annotations
+
+PARTS = ("train", "eval")
+
+# keys of the "special magic number / word for <key>" needles (S-NIAH N and W)
+KEYS = """
+amber anchor arrow autumn badger bamboo banner barley beacon birch blossom bronze cactus canyon cedar
+chalk cherry cobalt comet copper coral cotton crystal cypress dagger dawn delta desert diamond dolphin
+dragon eagle ember falcon feather fern flint forest fossil garnet geyser ginger glacier granite harbor
+hazel heron hollow horizon iris ivory jasmine jungle kettle lagoon lantern lava lemon lily linen lotus
+magnet maple marble meadow meteor mirror moss nectar nickel oasis olive onyx orchid otter paper pebble
+pepper pine planet plum prism quartz quill rabbit raven reef ribbon river saddle saffron salmon sapphire
+shadow silver sparrow spruce summit thistle thunder tiger timber topaz tulip tundra velvet violet walnut
+willow winter zephyr
+""".split()
+
+# values of the W needles (a word to recall)
+VALUES = """
+abacus acorn almond apricot atlas ballad basket beetle biscuit bonnet bramble buckle butter cabin candle
+carpet cavern chariot chimney cider citadel clover cobble compass cradle crumpet cupola dinghy domino
+easel elbow emblem fable fiddle flagon fountain galleon gazebo goblet gondola granary griddle hammock
+harness helmet hermit hinge igloo inkwell jackal jester jigsaw kayak kernel kiosk ladle lattice ledger
+locket lozenge mallet mantel marmot mitten mortar muffin napkin nomad nutmeg oboe omelet orbit paddle
+parcel pelican pewter pigeon pillow pistachio pretzel puddle pumpkin quiver radish rafter rattle
+rhubarb riddle rocket rudder satchel scarf sextant skillet sleigh spindle spoon stencil sundial
+tadpole teapot thimble tiara toffee trellis trumpet turnip umbrella vessel walrus wagon whistle
+""".split()
+
+# people, places and objects of the bAbI-style stories
+NAMES = """
+Mary John Sandra Daniel Julie Fred Bill Emma Oliver Grace Henry Alice Lucas Clara Peter Nora Victor
+Irene Hugo Lena Oscar Ruth Simon Tessa Walter Yara Arthur Bella Felix Hazel George Ivy Martin Olga
+Robert Paula Samuel Wendy Thomas Ursula
+""".split()
+
+PLACES = """
+kitchen garden hallway bathroom bedroom office cellar attic library garage balcony pantry studio
+chapel stable orchard porch workshop greenhouse nursery
+""".split()
+
+OBJECTS = """
+apple football milk key book lamp bottle candle ticket wallet hammer basket violin helmet blanket
+camera ladder mirror pencil scarf teapot umbrella drum kite
+""".split()
+
+
+def part_of(words: list[str], part: str) -> list[str]:
+    """The share of ``words`` that belongs to ``part`` ("train": even positions, "eval": odd ones)."""
+    if part not in PARTS:
+        raise ValueError(f"unknown vocabulary part {part!r}; use one of {', '.join(PARTS)}")
+    return words[PARTS.index(part)::2]
