@@ -121,3 +121,13 @@ def test_cli_refuses_bad_arguments(tiny_model_dir, capsys):
         with pytest.raises(SystemExit):
             main(["eval", "niah", str(tiny_model_dir), *argv])
     assert capsys.readouterr().err.count("error") == 3
+
+
+def test_export_in_bfloat16_halves_the_file_and_loads_back(tiny_model_dir, tmp_path):
+    out = tmp_path / "bf16"
+    main(["export", str(tiny_model_dir), str(out), "--dtype", "bfloat16"])
+    full, half = (tiny_model_dir / "model.safetensors").stat().st_size, (out / "model.safetensors").stat().st_size
+    assert half < 0.6 * full
+    original, restored = TitansLM.from_pretrained(tiny_model_dir), TitansLM.from_pretrained(out)
+    for (name, a), (_, b) in zip(original.state_dict().items(), restored.state_dict().items()):
+        assert b.dtype == torch.float32 and torch.equal(a.bfloat16().float(), b), name

@@ -166,11 +166,22 @@ def test_presets_have_the_sizes_they_claim(preset, variant):
         (dict(variant="mac", window=16), "window = 16 is larger than segment"),
         (dict(variant="mac", segment=6), "not a multiple of memory_chunk"),
         (dict(kv_heads=3), "kv_heads = 3 does not divide heads"),
+        (dict(memory_theta_max=0.0), "memory_theta_max"),
+        (dict(memory_alpha_init=1.0), "memory_alpha_init"),
     ],
 )
 def test_config_errors(overrides, match):
     with pytest.raises(ValueError, match=match):
         TitansConfig.from_name("tiny", **overrides)
+
+
+def test_memory_gate_settings_reach_every_memory():
+    model = TitansLM(TitansConfig.from_name("tiny", variant="mag", memory_theta_max=0.01, memory_alpha_init=1e-4))
+    torch.manual_seed(0)
+    model(torch.randint(0, 256, (1, 16)))
+    stats = model.blocks[0].memory.last_stats
+    assert model.blocks[0].memory.theta_max == 0.01
+    assert stats["alpha"] == pytest.approx(1e-4, rel=0.5)  # the gates start near their initial value
 
 
 def test_bad_tokens_are_clear_errors():

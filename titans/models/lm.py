@@ -7,6 +7,7 @@ cache, so a document can be read in pieces, decoded token by token, or saved and
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import dataclass
@@ -117,12 +118,13 @@ class TitansLM(nn.Module):
 
     # ---- weights: config JSON + safetensors, apart from training checkpoints ----
 
-    def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """Write ``config.json`` and ``model.safetensors`` (no pickle) into ``directory``."""
+    def save_pretrained(self, directory: str | os.PathLike, dtype: torch.dtype | None = None) -> None:
+        """Write ``config.json`` and ``model.safetensors`` (no pickle) into ``directory``; ``dtype`` stores
+        the weights in another precision (bfloat16 halves the file; loading casts back to the model's)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         tmp = directory / "model.safetensors.tmp"
-        save_model(self, str(tmp))
+        save_model(self if dtype is None else copy.deepcopy(self).to(dtype), str(tmp))
         os.replace(tmp, directory / "model.safetensors")  # never a half-written file under the real name
         (directory / "config.json").write_text(json.dumps(self.config.to_dict(), indent=1))
 

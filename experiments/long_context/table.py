@@ -1,0 +1,42 @@
+"""The combined table of every evaluated recall model: accuracy % (samples) by task and length.
+
+    python experiments/long_context/table.py        # after evaluate.sh
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from titans.eval.grid import length_label
+
+RESULTS = Path(__file__).parent / "results"
+VARIANTS = ("mac", "mag", "mal", "lmm", "swa", "transformer")
+
+
+def main() -> None:
+    rows, lengths = {}, set()
+    for variant in VARIANTS:
+        for suite in ("niah", "babilong"):
+            path = RESULTS / variant / suite / "results.json"
+            if not path.is_file():
+                continue
+            for cell in json.loads(path.read_text())["cells"]:
+                totals = rows.setdefault((cell["task"], variant), {}).setdefault(cell["length"], [0, 0])
+                totals[0] += cell["correct"]
+                totals[1] += cell["total"]
+                lengths.add(cell["length"])
+    if not rows:
+        sys.exit(f"no results under {RESULTS}: run experiments/long_context/evaluate.sh first")
+    lengths = sorted(lengths)
+    print("| task | model | " + " | ".join(length_label(n) for n in lengths) + " |")
+    print("|---|---|" + "---|" * len(lengths))
+    for (task, variant), by_length in sorted(rows.items(), key=lambda kv: (kv[0][0], VARIANTS.index(kv[0][1]))):
+        cells = []
+        for n in lengths:
+            correct, total = by_length.get(n, (0, 0))
+            cells.append(f"{100 * correct / total:.0f} ({total})" if total else "—")
+        print(f"| {task} | {variant} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
