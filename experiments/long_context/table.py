@@ -16,10 +16,7 @@ VARIANTS = ("mac", "mag", "mal", "lmm", "swa", "transformer")
 def main() -> None:
     rows, lengths = {}, set()
     for variant in VARIANTS:
-        for suite in ("niah", "babilong"):
-            path = RESULTS / variant / suite / "results.json"
-            if not path.is_file():
-                continue
+        for path in sorted((RESULTS / variant).glob("*/results.json")):
             for cell in json.loads(path.read_text())["cells"]:
                 totals = rows.setdefault((cell["task"], variant), {}).setdefault(cell["length"], [0, 0])
                 totals[0] += cell["correct"]
