@@ -38,14 +38,24 @@ def test_pool_mean_and_last_ignore_padding():
 
 
 @pytest.mark.parametrize("variant", ["mag", "transformer", "lmm"])
-@pytest.mark.parametrize("pooling", ["mean", "last"])
+@pytest.mark.parametrize("pooling", ["mean", "last", "flatten"])
 def test_a_padded_sequence_is_classified_as_if_it_were_alone(variant, pooling):
     torch.manual_seed(0)
-    model = SequenceClassifier.from_config(tiny(variant), 3, pooling=pooling).double().eval()
+    model = SequenceClassifier.from_config(tiny(variant), 3, pooling=pooling, length=16).double().eval()
     short = torch.tensor([TOKENIZER.encode("ACGTTGCAAC")])
     padded = torch.cat([short, torch.full((1, 6), TOKENIZER.PAD)], dim=1)
     mask = padded != TOKENIZER.PAD
     torch.testing.assert_close(model(padded, mask), model(short), rtol=1e-10, atol=1e-10)
+
+
+def test_flatten_pooling_knows_positions_and_its_length():
+    torch.manual_seed(0)
+    model = SequenceClassifier.from_config(tiny("transformer"), 2, pooling="flatten", length=8).double().eval()
+    assert model.head.in_features == 8 * model.backbone.config.dim
+    with pytest.raises(ValueError, match="at most 8"):
+        model(torch.full((1, 9), 2))
+    with pytest.raises(ValueError, match="needs the sequence length"):
+        SequenceClassifier.from_config(tiny("transformer"), 2, pooling="flatten")
 
 
 def test_the_cnn_ignores_padding_and_refuses_longer_input():

@@ -38,8 +38,8 @@ def add_parser(verbs) -> None:
     classify.add_argument("--seeds", default="0,1,2,3,4", help="comma list (default: 0,1,2,3,4)")
     classify.add_argument("--init", default=None,
                           help="a pre-trained DNA run or checkpoint for the Titans backbones (default: fresh)")
-    classify.add_argument("--pooling", default="last", help="last or mean (default: last)")
-    classify.add_argument("--epochs", type=int, default=40, help="at most this many epochs (default: 40)")
+    classify.add_argument("--pooling", default="flatten", help="flatten, last or mean (default: flatten)")
+    classify.add_argument("--epochs", type=int, default=30, help="at most this many epochs (default: 30)")
     classify.add_argument("--patience", type=int, default=10, help="early-stopping patience (default: 10)")
     classify.add_argument("--batch", type=int, default=64, help="sequences per step (default: 64)")
     classify.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: 2e-3)")

@@ -4,9 +4,12 @@ convolutional baseline they are compared with.
 Both take ``tokens`` ``[B, T]`` from the nucleotide tokenizer and ``mask`` ``[B, T]`` (False on padding,
 which is on the right) and return class logits ``[B, classes]``.
 
-Pooling over a causal backbone: ``last`` reads the last real token, the only one that has seen the whole
-sequence; ``mean`` averages every real token, so the head also hears the early positions, which have seen
-less but are closer to the input (the better choice on short sequences in our runs; either is a flag).
+Reading a causal backbone: ``last`` takes the last real token, the only one that has seen the whole
+sequence; ``mean`` averages every real token; ``flatten`` concatenates every position's features (padded
+to a fixed ``length``), so the head knows where each feature sits, as the CNN's flattened head does.
+On splice junctions, whose signal sits at a fixed place, flatten did best and last beat mean by far
+(Transformer++, one seed, best validation accuracy: flatten 96.0 %, last 94.1 %; mean 72.8 % after 8
+epochs, where last had 84.7 %).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from torch import nn
 from ..config import TitansConfig
 from ..models import TitansLM
 
-POOLINGS = ("mean", "last")
+POOLINGS = ("mean", "last", "flatten")
 
 
 def pool(features: torch.Tensor, mask: torch.Tensor | None, how: str) -> torch.Tensor:
@@ -32,17 +35,21 @@ def pool(features: torch.Tensor, mask: torch.Tensor | None, how: str) -> torch.T
 
 
 class SequenceClassifier(nn.Module):
-    """A :class:`TitansLM` backbone (any variant, fresh or pre-trained) read by a linear head."""
+    """A :class:`TitansLM` backbone (any variant, fresh or pre-trained) read by a linear head; ``length``
+    (the longest sequence) is needed by ``flatten`` pooling only."""
 
-    def __init__(self, backbone: TitansLM, classes: int, *, pooling: str = "mean", dropout: float = 0.1):
+    def __init__(self, backbone: TitansLM, classes: int, *, pooling: str = "last", dropout: float = 0.1,
+                 length: int | None = None):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling {pooling!r}: expected one of {', '.join(POOLINGS)}")
         if classes < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got {classes}")
-        self.backbone, self.pooling = backbone, pooling
+        if pooling == "flatten" and not length:
+            raise ValueError("flatten pooling needs the sequence length (the longest sequence)")
+        self.backbone, self.pooling, self.length = backbone, pooling, length
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(backbone.config.dim, classes)
+        self.head = nn.Linear(backbone.config.dim * (length if pooling == "flatten" else 1), classes)
 
     @classmethod
     def from_config(cls, config: TitansConfig, classes: int, **kwargs) -> SequenceClassifier:
@@ -50,7 +57,14 @@ class SequenceClassifier(nn.Module):
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         features, _ = self.backbone.features(tokens, mask=mask)
-        return self.head(self.dropout(pool(features, mask, self.pooling)))
+        if self.pooling != "flatten":
+            return self.head(self.dropout(pool(features, mask, self.pooling)))
+        if tokens.shape[1] > self.length:
+            raise ValueError(f"sequences of {tokens.shape[1]} bases: this head was built for at most {self.length}")
+        if mask is not None:
+            features = features * mask.unsqueeze(-1).to(features.dtype)
+        features = nn.functional.pad(features, (0, 0, 0, self.length - tokens.shape[1]))
+        return self.head(self.dropout(features.flatten(1)))
 
 
 class ConvClassifier(nn.Module):
