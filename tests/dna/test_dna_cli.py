@@ -27,12 +27,13 @@ def test_pretrain_then_bits_per_base_by_context(tmp_path, capsys):
     saved = json.loads((run / "train_config.json").read_text())
     assert saved["tokenizer"] == "nucleotides" and saved["sample_tokens"] == 0  # the DNA defaults
     main(["dna", "eval", str(run), "--data", str(genome), "--length", "600", "--segments", "2", "--block", "128",
-          "--out", str(tmp_path / "ctx")])
+          "--limit", "256", "--out", str(tmp_path / "ctx")])
     result = json.loads((tmp_path / "ctx" / "context.json").read_text())
     assert result["record"] == "chr" and result["variant"] == "mag"
     assert [(b["start"], b["end"]) for b in result["bins"]] == [(0, 600)]
     assert result["bins"][0]["bases"] == 2 * 599
     assert 0.5 < result["bins"][0]["bits_per_base"] < 4  # a barely trained model: near 2 bits on random bases
+    assert 0.5 < result["bins"][0]["bits_per_base_limited"] < 4 and result["limit"] == 256
     assert "| 0-600 |" in (tmp_path / "ctx" / "context.md").read_text()
 
 

@@ -58,6 +58,9 @@ def add_parser(verbs) -> None:
     evaluate.add_argument("--length", type=int, default=65536, help="bases per stretch (default: 65536)")
     evaluate.add_argument("--segments", type=int, default=4, help="stretches, read as one batch (default: 4)")
     evaluate.add_argument("--block", type=int, default=4096, help="bases per forward call (default: 4096)")
+    evaluate.add_argument("--limit", type=int, default=1024,
+                          help="also read the same bases with the state reset every LIMIT bases, for the gain of "
+                               "longer context on the same bases (0: skip; default: 1024)")
     evaluate.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     evaluate.add_argument("--out", default=None, help="results folder (default: CHECKPOINT/context)")
     evaluate.set_defaults(run=run_eval)
@@ -132,16 +135,30 @@ def run_eval(args: argparse.Namespace) -> None:
     docs = load_documents(args.data)
     record = max(docs, key=lambda d: len(d.text))
     ids = torch.from_numpy(tokenizer.encode_array(record.text).astype("int64"))
-    bins = bits_by_context(model, ids, length=args.length, segments=args.segments, block=args.block)
+    read = dict(length=args.length, segments=args.segments, block=args.block)
+    bins = bits_by_context(model, ids, **read)
+    limited = bits_by_context(model, ids, **read, limit=args.limit) if args.limit else None
     out = Path(args.out or Path(args.checkpoint) / "context")
     out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i, b in enumerate(bins):
+        row = {"start": b.start, "end": b.end, "bits_per_base": b.bits_per_base, "bases": b.bases}
+        if limited:
+            row["bits_per_base_limited"] = limited[i].bits_per_base
+        rows.append(row)
     result = {"checkpoint": args.checkpoint, "variant": model.config.variant, "data": args.data,
-              "record": record.name, "length": args.length, "segments": args.segments,
-              "bins": [{"start": b.start, "end": b.end, "bits_per_base": b.bits_per_base, "bases": b.bases}
-                       for b in bins]}
+              "record": record.name, "length": args.length, "segments": args.segments, "limit": args.limit or None,
+              "bins": rows}
     (out / "context.json").write_text(json.dumps(result, indent=1) + "\n")
-    lines = [f"# {model.config.variant}: bits per base on {record.name} by context position", "",
-             "| context | bits per base | bases |", "|---|---|---|"]
-    lines += [f"| {b.label()} | {b.bits_per_base:.4f} | {b.bases:,} |" for b in bins]
+    lines = [f"# {model.config.variant}: bits per base on {record.name} by position in a {args.length:,}-base "
+             f"stretch", ""]
+    if limited:
+        lines += [f"| position | bits per base | same bases, context <= {args.limit:,} | gain of the longer context "
+                  "| bases |", "|---|---|---|---|---|"]
+        lines += [f"| {b.label()} | {b.bits_per_base:.4f} | {c.bits_per_base:.4f} | "
+                  f"{c.bits_per_base - b.bits_per_base:+.4f} | {b.bases:,} |" for b, c in zip(bins, limited)]
+    else:
+        lines += ["| position | bits per base | bases |", "|---|---|---|"]
+        lines += [f"| {b.label()} | {b.bits_per_base:.4f} | {b.bases:,} |" for b in bins]
     (out / "context.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

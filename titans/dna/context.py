@@ -7,6 +7,11 @@ negative log-likelihood of every base is binned by its position in its stretch: 
 bases that had between ``a`` and ``b`` bases of context before them. A model that uses long context has
 lower bits per base in the late bins than in the early ones; one that cannot (a window, a training
 length it does not extrapolate past) is flat or rises.
+
+The bins hold different stretches of the genome, whose own predictability differs (genes, repeats, GC
+content), so the bins alone mix the two effects. ``limit`` separates them: the same bases are read again
+with the state reset every ``limit`` bases (at most that much context), and the difference per bin is
+what the longer context bought on those very bases.
 """
 
 from __future__ import annotations
@@ -57,22 +62,30 @@ def segment_starts(total: int, length: int, segments: int) -> list[int]:
 
 @torch.no_grad()
 def bits_by_context(model: TitansLM, ids: torch.Tensor, *, length: int, segments: int, block: int = 4096,
-                    first_bin: int = 1024, device: str | torch.device = "cpu") -> list[ContextBin]:
-    """Bits per base of ``model`` binned by context position (module doc).
+                    first_bin: int = 1024, limit: int | None = None,
+                    device: str | torch.device = "cpu") -> list[ContextBin]:
+    """Bits per base of ``model`` binned by position in the stretch (module doc).
 
     ids: 1-D token ids of one long sequence (the nucleotide tokenizer's). The first base of a stretch is
-    not scored (nothing predicts it).
+    not scored (nothing predicts it). limit: reset the state every ``limit`` bases (None: never).
     """
     if ids.dim() != 1:
         raise ValueError(f"ids: expected one 1-D sequence, got shape {tuple(ids.shape)}")
     starts = segment_starts(len(ids), length, segments)
     rows = torch.stack([ids[s: s + length] for s in starts]).long().to(device)
+    reset = None
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"limit {limit}: must be a positive number of bases")
+        reset = torch.zeros_like(rows, dtype=torch.bool)
+        reset[:, limit::limit] = True
     nats = torch.zeros(length - 1, dtype=torch.float64)
     model.eval()
     state = None
     for begin in range(0, length - 1, block):
         end = min(begin + block, length - 1)
-        logits, state = model(rows[:, begin:end], state)
+        logits, state = model(rows[:, begin:end], state,
+                              reset=None if reset is None or not reset[:, begin:end].any() else reset[:, begin:end])
         logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 up, float64 kept
         loss = F.cross_entropy(logits.transpose(1, 2), rows[:, begin + 1: end + 1], reduction="none")
         nats[begin:end] = loss.sum(0).double().cpu()
