@@ -4,7 +4,8 @@
 #   2. bits per base by position on the held-out genome NTUH-K2044 (4 stretches of 64K bases; Transformer++
 #      16K: its full attention over 64K took over 50 min on one shared core), each read twice: with all
 #      its context, and with the state reset every 1,024 bases (the same bases, context <= 1K);
-#   3. splice-junction classification, 5 seeds each: the CNN, Transformer++ and MAG, from scratch.
+#   3. splice-junction classification, 5 seeds each: the CNN, Transformer++ and MAG, from scratch;
+#   4. E. coli promoters, the same three from scratch and MAG fine-tuned from the pre-trained MAG.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export OMP_NUM_THREADS=1
@@ -24,5 +25,9 @@ titans dna classify --data splice --models cnn,transformer --pooling flatten --o
     > runs/dna-splice-baselines.log 2>&1 &
 titans dna classify --data splice --models mag --pooling flatten --out runs/dna-splice-mag > runs/dna-splice-mag.log 2>&1
 wait
+titans dna classify --data promoters --models cnn,transformer,mag --out runs/dna-promoters-scratch \
+    > runs/dna-promoters-scratch.log 2>&1
+titans dna classify --data promoters --models mag --init runs/dna-mag --lr 5e-4 --out runs/dna-promoters-pretrained \
+    > runs/dna-promoters-pretrained.log 2>&1
 python experiments/dna/table.py > runs/dna-table.md
 echo "table: runs/dna-table.md"
