@@ -37,6 +37,21 @@ def test_pretrain_then_bits_per_base_by_context(tmp_path, capsys):
     assert "| 0-600 |" in (tmp_path / "ctx" / "context.md").read_text()
 
 
+def test_pretrain_defaults_sit_under_the_config_file_and_the_flags(tmp_path):
+    import argparse
+
+    from titans.cli.dna import PRETRAIN_DEFAULTS
+    from titans.cli.train import add_train_options, build_config
+
+    config_file = tmp_path / "run.toml"
+    config_file.write_text('steps = 7\ncontext = 64\n')
+    parser = argparse.ArgumentParser()
+    add_train_options(parser)
+    config = build_config(parser.parse_args(["--config", str(config_file), "--context", "32"]), PRETRAIN_DEFAULTS)
+    assert (config.data, config.tokenizer) == ("bacteria", "nucleotides")  # the DNA defaults survive the file
+    assert (config.steps, config.context) == (7, 32)  # the file over the defaults, the flag over the file
+
+
 def write_benchmark(folder, n=24, seed=0):
     rng = random.Random(seed)
     for part in ("train", "test"):

@@ -22,8 +22,9 @@ class TrainConfig:
     model: dict = field(default_factory=dict)
     """Model fields overriding the preset (e.g. {"dim": 128}); vocab_size comes from the tokenizer."""
     data: str = "wikipedia"
-    """A corpus recipe (wikipedia, shakespeare, milton, austen; DNA: bacteria, ecoli, klebsiella, drosophila), a path (text file, folder of .txt, enwik8, text8),
-    or a long-context task mixture such as tasks:pk,n,w or tasks:all (answers scored only; titans.eval)."""
+    """A corpus recipe (wikipedia, shakespeare, milton, austen; DNA: bacteria, ecoli, klebsiella, drosophila), a
+    path (text file, folder of .txt, enwik8, text8, FASTA), or a long-context task mixture such as tasks:pk,n,w
+    or tasks:all (answers scored only; titans.eval)."""
     tokenizer: str = "bytes"
     """bytes (vocab 256), llama2 (the 32K SentencePiece of the paper's family), a SentencePiece .model path, or
     nucleotides / nucleotides-masked for DNA."""
