@@ -137,7 +137,8 @@ def run_eval(args: argparse.Namespace) -> None:
     ids = torch.from_numpy(tokenizer.encode_array(record.text).astype("int64"))
     read = dict(length=args.length, segments=args.segments, block=args.block)
     bins = bits_by_context(model, ids, **read)
-    limited = bits_by_context(model, ids, **read, limit=args.limit) if args.limit else None
+    # a limit at or past the stretch length resets nothing: the second reading would repeat the first
+    limited = bits_by_context(model, ids, **read, limit=args.limit) if 0 < args.limit < args.length else None
     out = Path(args.out or Path(args.checkpoint) / "context")
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -147,7 +148,7 @@ def run_eval(args: argparse.Namespace) -> None:
             row["bits_per_base_limited"] = limited[i].bits_per_base
         rows.append(row)
     result = {"checkpoint": args.checkpoint, "variant": model.config.variant, "data": args.data,
-              "record": record.name, "length": args.length, "segments": args.segments, "limit": args.limit or None,
+              "record": record.name, "length": args.length, "segments": args.segments, "limit": args.limit if limited else None,
               "bins": rows}
     (out / "context.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [f"# {model.config.variant}: bits per base on {record.name} by position in a {args.length:,}-base "
