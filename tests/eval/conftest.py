@@ -40,10 +40,3 @@ def tiny_model_dir(tmp_path):
     folder = tmp_path / "tiny-mac"
     model.save_pretrained(folder)
     return folder
-
-
-@pytest.fixture
-def tiny_config():
-    from tests.train.conftest import _tiny_config
-
-    return _tiny_config

@@ -29,6 +29,23 @@ def test_rows_hold_one_sample_each_with_the_needle_and_answer_scored():
         assert completion_end > 512 + 1 - COMPLETION_ROOM and set(full[completion_end:]) <= {ord("\n")}
 
 
+def test_extra_questions_are_asked_and_answered_after_the_needle_and_scored():
+    one, four = TaskBatches(["pk"], 3, 512, seed=3), TaskBatches(["pk"], 3, 512, seed=3, questions=4)
+    assert torch.equal(one.batch(2).inputs, TaskBatches(["pk"], 3, 512, seed=3, questions=1).batch(2).inputs)
+    batch = four.batch(2)
+    assert batch.inputs.shape == (3, 512)
+    for r in range(3):
+        full = text(batch.inputs[r]) + text(batch.targets[r, -1:])
+        key = full.split(b"The pass key is ")[1].split(b".")[0]
+        asked = b"\nWhat is the pass key? The pass key is " + key + b"."
+        assert full.count(asked) == 4  # three inside the haystack, the last one ending the prompt
+        assert full.index(asked) > full.index(key + b" is the pass key.")  # never before the needle
+        assert text(batch.targets[r][batch.scored[r]]).endswith((b" " + key + b".") * 4)
+        assert b"river" not in text(batch.targets[r][batch.scored[r]])
+    with pytest.raises(ValueError, match="at least 1"):
+        TaskBatches(["pk"], 1, 512, questions=0)
+
+
 def test_batches_are_a_function_of_seed_and_index():
     a, b = TaskBatches(["pk"], 2, 300, seed=1), TaskBatches(["pk"], 2, 300, seed=1)
     assert torch.equal(a.batch(7).inputs, b.batch(7).inputs)

@@ -19,7 +19,8 @@ import torch
 
 from ..data.batching import Batch
 from .catalog import TASKS, make_tasks
-from .tasks import sample_seed
+from .haystack import insert_at_depths
+from .tasks import ANSWER_END, sample_seed
 
 TASK_DATA_PREFIX = "tasks:"
 COMPLETION_ROOM = 16
@@ -52,26 +53,39 @@ class TaskBatches:
 
     batches_per_epoch = 2**62  # samples are drawn, not read: there are no epochs
 
-    def __init__(self, names: list[str], rows: int, context: int, *, seed: int = 0, part: str = "train"):
+    def __init__(self, names: list[str], rows: int, context: int, *, seed: int = 0, part: str = "train",
+                 questions: int = 1):
         if context < 256:
             raise ValueError(f"task samples need a context of at least 256 bytes, got {context}")
+        if questions < 1:
+            raise ValueError(f"questions per sample must be at least 1, got {questions}")
         self.tasks = make_tasks(names, part)
         self.names = names
-        self.rows, self.context, self.seed = rows, context, seed
+        self.rows, self.context, self.seed, self.questions = rows, context, seed, questions
         self.documents = [list(self._row(0, 0)[0][:-COMPLETION_ROOM])]  # a prompt, for a training sample
 
     def _row(self, index: int, row: int) -> tuple[bytes, list[tuple[int, int]]]:
-        """The row's ``context + 1`` bytes and the (start, end) spans to score: facts, then completion."""
+        """The row's ``context + 1`` bytes and the (start, end) spans to score: facts, answers, completion."""
         rng = random.Random(sample_seed("mixture", self.seed, index, row))
         name = rng.choice(self.names)
-        sample = self.tasks[name].sample(self.context + 1 - COMPLETION_ROOM, rng.random(),
-                                         sample_seed(name, self.seed, index, row))
+        task, seed, extra = self.tasks[name], sample_seed(name, self.seed, index, row), self.questions - 1
+        _, question, answer = task.facts(random.Random(seed))  # what task.sample will draw from this seed
+        answered = question + b" " + answer.encode() + ANSWER_END  # == question + sample.completion
+        asked = answered + b"\n"
+        sample = task.sample(self.context + 1 - COMPLETION_ROOM - extra * len(asked), rng.random(), seed)
         completion = sample.completion
         if len(completion) > COMPLETION_ROOM:
             raise ValueError(f"{name}: completion {completion!r} longer than {COMPLETION_ROOM} bytes")
-        start = len(sample.prompt)
-        text = sample.prompt + completion + b"\n" * (COMPLETION_ROOM - len(completion))
-        return text, [*sample.fact_spans, (start, start + len(completion))]
+        prompt, spans = sample.prompt, list(sample.fact_spans)
+        if extra:  # the question asked (and answered) again at random places after the facts
+            after, end = (spans[-1][1] if spans else 0), len(prompt) - len(question)
+            depths = sorted(rng.random() for _ in range(extra))
+            between, starts = insert_at_depths(prompt[after:end], [asked] * extra, depths)
+            prompt = prompt[:after] + between + prompt[end:]
+            spans += [(after + at + len(question), after + at + len(answered)) for at in starts]
+        start = len(prompt)
+        text = prompt + completion + b"\n" * (COMPLETION_ROOM - len(completion))
+        return text, [*spans, (start, start + len(completion))]
 
     def batch(self, global_index: int) -> Batch:
         tokens = torch.empty(self.rows, self.context + 1, dtype=torch.int64)

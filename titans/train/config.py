@@ -25,6 +25,9 @@ class TrainConfig:
     """A corpus recipe (wikipedia, shakespeare, milton, austen; DNA: bacteria, ecoli, klebsiella, drosophila), a
     path (text file, folder of .txt, enwik8, text8, FASTA), or a long-context task mixture such as tasks:pk,n,w
     or tasks:all (answers scored only; titans.eval)."""
+    task_questions: int = 1
+    """Questions per sample of a task mixture: the last ends the sample; the others are asked, and answered,
+    at random places after the facts (more copy targets per step, at every distance)."""
     tokenizer: str = "bytes"
     """bytes (vocab 256), llama2 (the 32K SentencePiece of the paper's family), a SentencePiece .model path, or
     nucleotides / nucleotides-masked for DNA."""
@@ -86,7 +89,7 @@ class TrainConfig:
         if self.variant not in VARIANTS:
             fail(f"unknown variant {self.variant!r}", f"choose one of {', '.join(VARIANTS)}")
         for name in ("context", "batch_tokens", "accumulation", "steps", "eval_every", "eval_tokens",
-                     "save_every", "keep_checkpoints", "max_bad_steps"):
+                     "save_every", "keep_checkpoints", "max_bad_steps", "task_questions"):
             if getattr(self, name) < 1:
                 fail(f"{name} = {getattr(self, name)}", "it must be a positive integer")
         if self.batch_tokens < self.context:

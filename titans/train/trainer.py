@@ -124,8 +124,9 @@ class Trainer:
         validation draws other samples of the same mixture."""
         config = self.config
         names = parse_mixture(config.data)
-        self.train_lanes = TaskBatches(names, config.rows, config.context, seed=config.seed)
-        self.valid_lanes = TaskBatches(names, config.rows, config.context, seed=config.seed + _VALID_SEED_OFFSET)
+        rows, context, questions = config.rows, config.context, config.task_questions
+        self.train_lanes = TaskBatches(names, rows, context, seed=config.seed, questions=questions)
+        self.valid_lanes = TaskBatches(names, rows, context, seed=config.seed + _VALID_SEED_OFFSET, questions=questions)
 
     # ---- one step ----
 
