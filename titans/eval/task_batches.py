@@ -5,8 +5,10 @@ uniformly in [0, 1], a prompt that fills the row, then the completion (`` answer
 to the row's end. The completion and the needle or facts are scored, the haystack and the question are
 not: the loss teaches recall, and the needle's own repetition ("The pass key is K. ... K is the pass
 key.") gives a short-range copy to learn first, a curriculum for the long-range one. The haystack is
-left out because its language-model loss would swamp the few answer tokens. Rows never continue one another (no
-carried state), and a batch is a pure function of (seed, index), so a resumed run sees the same data.
+left out because its language-model loss would swamp the few answer tokens. With ``questions > 1`` the
+question is also asked, and answered (scored), at random places after the facts: more copies per step.
+Rows never continue one another (no carried state), and a batch is a pure function of (seed, index), so a
+resumed run sees the same data.
 Training draws from the "train" vocabulary and haystack (:mod:`titans.eval.vocabulary`), never the
 evaluation ones.
 """
