@@ -18,6 +18,7 @@ on this task, in the same number of steps.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import time
 
@@ -27,6 +28,7 @@ from torch import nn
 
 from titans.cli.fields import parse_value
 from titans.config import TitansConfig
+from titans.layers.feedforward import SwiGLU
 from titans.models.lm import TitansLM
 
 LETTERS, DIGITS = b"abcdefghij ", b"0123456789"
@@ -65,16 +67,36 @@ class ReferenceEncoder(nn.Module):
         return self.head(self.encoder(x, mask=mask, is_causal=True))
 
 
+def swap_modules(model: nn.Module, layer_norm: bool, gelu_mlp: bool) -> None:
+    """Replace the Llama-style pieces of ``model`` with the reference's, in place (ablations)."""
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if layer_norm and isinstance(child, nn.RMSNorm):
+                setattr(parent, name, nn.LayerNorm(child.normalized_shape))
+            elif gelu_mlp and isinstance(child, SwiGLU):
+                dim = child.down.out_features
+                setattr(parent, name, nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=("titans", "reference"), default="titans")
     parser.add_argument("--variant", default="transformer", help="titans variant (default: transformer)")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="titans model field, e.g. init_std=1.0 (repeatable)")
+    parser.add_argument("--learned-positions", action="store_true",
+                        help="titans: add learned absolute position embeddings to the token embeddings")
+    parser.add_argument("--layer-norm", action="store_true", help="titans: LayerNorm in place of every RMSNorm")
+    parser.add_argument("--gelu-mlp", action="store_true",
+                        help="titans: the reference's GELU MLP (4 x dim, biases) in place of every SwiGLU")
+    parser.add_argument("--linear-std", type=float, default=None,
+                        help="titans: re-draw every linear weight (but the zero-initialised gates) from N(0, std^2)")
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--heads", type=int, default=2)
     parser.add_argument("--length", type=int, default=256, help="bytes per row")
+    parser.add_argument("--min-length", type=int, default=0,
+                        help="train on lengths log-uniform in [min-length, length] (0: always length)")
     parser.add_argument("--rows", type=int, default=8)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -92,23 +114,39 @@ def main() -> None:
                   "window": 128, "segment": 128, "memory_chunk": 16, "vocab_size": 256}
         fields |= {key: parse_value(value) for key, _, value in (item.partition("=") for item in args.set)}
         model = TitansLM(TitansConfig.from_name("tiny", variant=args.variant, **fields))
+        swap_modules(model, args.layer_norm, args.gelu_mlp)
+        if args.linear_std is not None:
+            for module in model.modules():
+                if isinstance(module, nn.Linear) and module.weight.any():
+                    nn.init.normal_(module.weight, std=args.linear_std)
+        if args.learned_positions:  # the reference's position scheme, on top of RoPE
+            model.position = nn.Embedding(args.length, args.dim)
+            model.embed.register_forward_hook(
+                lambda _, inputs, x: x + model.position(torch.arange(inputs[0].shape[1])))
         forward = lambda tokens: model(tokens)[0]
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
+    held_out = batch(random.Random(args.seed + 1), 32, args.length)  # 192 digits at the full length
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
-        tokens, scored = batch(rng, args.rows, args.length)
+        # a length curriculum: each step's rows are log-uniform in [min_length, length] bytes
+        length = round(math.exp(rng.uniform(math.log(args.min_length or args.length), math.log(args.length))))
+        tokens, scored = batch(rng, args.rows, length)
         logits = forward(tokens[:, :-1])
-        targets = tokens[:, 1:]
-        loss = F.cross_entropy(logits[scored], targets[scored])
+        loss = F.cross_entropy(logits[scored], tokens[:, 1:][scored])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         if step % 50 == 0:
-            digits = scored & (targets != ord(";"))
-            accuracy = (logits.argmax(-1)[digits] == targets[digits]).float().mean().item()
-            print(f"step {step}: loss {loss.item():.3f}, digit accuracy {accuracy:.3f}, "
-                  f"{time.perf_counter() - start:.0f} s", flush=True)
+            print(f"step {step}: loss {loss.item():.3f}, held-out digit accuracy at {args.length} bytes "
+                  f"{digit_accuracy(forward, *held_out):.3f}, {time.perf_counter() - start:.0f} s", flush=True)
 
+
+@torch.no_grad()
+def digit_accuracy(forward, tokens: torch.Tensor, scored: torch.Tensor) -> float:
+    """The fraction of key digits the model predicts (argmax) on a fixed batch."""
+    targets = tokens[:, 1:]
+    digits = scored & (targets != ord(";"))
+    return (forward(tokens[:, :-1]).argmax(-1)[digits] == targets[digits]).float().mean().item()
 
 if __name__ == "__main__":
     main()

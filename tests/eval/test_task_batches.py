@@ -1,5 +1,6 @@
 """Training batches of task samples: exact rows, scored needles and answers, determinism, the trainer."""
 
+import itertools
 import json
 
 import pytest
@@ -17,6 +18,7 @@ def test_rows_hold_one_sample_each_with_the_needle_and_answer_scored():
     batches = TaskBatches(["pk"], rows=4, context=512, seed=3)
     batch = batches.batch(5)
     assert batch.inputs.shape == batch.targets.shape == batch.scored.shape == (4, 512)
+    assert not batch.reset.any()  # one document per row
     assert torch.equal(batch.inputs[:, 1:], batch.targets[:, :-1])
     for r in range(4):
         full = text(batch.inputs[r]) + text(batch.targets[r, -1:])
@@ -46,6 +48,35 @@ def test_extra_questions_are_asked_and_answered_after_the_needle_and_scored():
         TaskBatches(["pk"], 1, 512, questions=0)
 
 
+def test_a_length_curriculum_packs_whole_samples_each_a_document_of_its_own():
+    batches = TaskBatches(["pk"], rows=6, context=1024, seed=3, min_length=128)
+    batch = batches.batch(4)
+    assert batch.inputs.shape == (6, 1024)
+    counts = []
+    for r in range(6):
+        full = text(batch.inputs[r]) + text(batch.targets[r, -1:])
+        offsets = [0, *batch.reset[r].nonzero().flatten().tolist(), len(full)]
+        counts.append(len(offsets) - 2)
+        for lo, hi in itertools.pairwise(offsets):
+            assert hi - lo >= 128
+            sample = full[lo:hi]
+            key = sample.split(b"The pass key is ")[1].split(b".")[0]
+            assert sample.rstrip(b"\n").endswith(b"What is the pass key? The pass key is " + key + b".")
+            scored = text(batch.targets[r, lo:hi - 1][batch.scored[r, lo:hi - 1]])
+            assert scored.endswith(b" " + key + b".") and b"Remember it. " + key + b" is the pass key." in scored
+            assert b"grass" not in scored and b"river" not in scored
+            if lo:  # a sample's first byte is never a target: nothing before it is its own
+                assert not batch.scored[r, lo - 1]
+    assert max(counts) >= 2 and len(set(counts)) >= 2  # packed, and the lengths vary
+    assert torch.equal(batches.batch(4).inputs, batch.inputs)
+
+
+def test_a_length_curriculum_needs_a_sensible_shortest_sample():
+    for bad in (64, 2048):
+        with pytest.raises(ValueError, match="min_length"):
+            TaskBatches(["pk"], 1, 1024, min_length=bad)
+
+
 def test_batches_are_a_function_of_seed_and_index():
     a, b = TaskBatches(["pk"], 2, 300, seed=1), TaskBatches(["pk"], 2, 300, seed=1)
     assert torch.equal(a.batch(7).inputs, b.batch(7).inputs)
@@ -62,9 +93,10 @@ def test_mixture_names_parse():
             parse_mixture(bad)
 
 
-def test_the_trainer_learns_from_a_task_mixture(tmp_path, tiny_config):
+@pytest.mark.parametrize("min_length", [0, 128])
+def test_the_trainer_learns_from_a_task_mixture(tmp_path, tiny_config, min_length):
     config = tiny_config(tmp_path / "run", data="tasks:pk", context=256, batch_tokens=512, steps=4, eval_every=2,
-                         eval_tokens=512, save_every=4)
+                         eval_tokens=512, save_every=4, task_min_length=min_length)
     summary = Trainer(config, progress=False).run()
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     valid = [r for r in records if r["kind"] == "valid"]
@@ -75,3 +107,10 @@ def test_the_trainer_learns_from_a_task_mixture(tmp_path, tiny_config):
 def test_task_data_needs_the_byte_tokenizer(tmp_path, tiny_config):
     with pytest.raises(ValueError, match="bytes"):
         tiny_config(tmp_path / "run", data="tasks:pk", context=256, batch_tokens=512, tokenizer="llama2")
+
+
+def test_a_length_curriculum_needs_a_task_mixture(tmp_path, tiny_config):
+    with pytest.raises(ValueError, match="task_min_length"):
+        tiny_config(tmp_path / "run", context=256, batch_tokens=512, task_min_length=128)
+    with pytest.raises(ValueError, match="task_min_length"):
+        tiny_config(tmp_path / "run", data="tasks:pk", context=256, batch_tokens=512, task_min_length=512)

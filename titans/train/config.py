@@ -28,6 +28,9 @@ class TrainConfig:
     task_questions: int = 1
     """Questions per sample of a task mixture: the last ends the sample; the others are asked, and answered,
     at random places after the facts (more copy targets per step, at every distance)."""
+    task_min_length: int = 0
+    """A task mixture's length curriculum: each training row packs samples of lengths log-uniform in
+    [task_min_length, context] bytes (0: one sample of context bytes per row; validation always is)."""
     tokenizer: str = "bytes"
     """bytes (vocab 256), llama2 (the 32K SentencePiece of the paper's family), a SentencePiece .model path, or
     nucleotides / nucleotides-masked for DNA."""
@@ -105,6 +108,9 @@ class TrainConfig:
             fail(f"betas = {self.betas}", "give two numbers in [0, 1)")
         if self.distributed not in ("ddp", "fsdp"):
             fail(f"distributed = {self.distributed!r}", "use ddp or fsdp")
+        if self.task_min_length and not (self.data.startswith("tasks:") and 128 <= self.task_min_length <= self.context):
+            fail(f"task_min_length = {self.task_min_length} with data = {self.data!r}, context = {self.context}",
+                 "it applies to task mixtures (data = tasks:...) and must lie in [128, context]; 0 turns it off")
         if self.data.startswith("tasks:") and self.tokenizer != "bytes":
             fail(f"data = {self.data!r} with tokenizer = {self.tokenizer!r}",
                  "long-context task samples are measured in bytes; use tokenizer = bytes")
