@@ -3,16 +3,19 @@
 The recall models of this folder never learned to copy the pass key. This probe asks the same question
 on the smallest task that needs it: a row of random letters holds ``k=DDDDDD;`` once, at a random place,
 and ends with ``k=``; the model must continue with the six digits (only those and the ``;`` are scored).
-A model that cannot look the key up stays at chance (10 % per digit). It trains one model and prints
-the loss and the digit accuracy every 50 steps:
+A model that cannot look the key up stays at chance (10 % per digit). It trains one model:
 
     python experiments/long_context/induction_probe.py --model titans --variant transformer
     python experiments/long_context/induction_probe.py --model reference    # a stock PyTorch encoder
-    python experiments/long_context/induction_probe.py --model titans --set init_std=1.0 --set tie_embeddings=false
+    python experiments/long_context/induction_probe.py --no-final-norm      # ablations: see --help
+    python experiments/long_context/induction_probe.py --min-length 32      # a length curriculum
 
+Every 50 steps it prints the loss and the digit accuracy on a fixed held-out batch (32 rows at the
+full length).
 The reference is torch's own pre-norm TransformerEncoder with learned absolute positions, N(0, 1)
-embeddings and an untied head, at the same width, depth and heads: what the field's textbook model does
-on this task, in the same number of steps.
+embeddings, an untied head and no final norm, at the same width, depth and heads: what the field's
+textbook model does on this task, in the same number of steps. The ablation flags swap one piece of
+this project's model for the reference's at a time (experiments/long_context/README.md has the table).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from torch import nn
 
 from titans.cli.fields import parse_value
 from titans.config import TitansConfig
+from titans.layers.attention import SlidingWindowAttention
 from titans.layers.feedforward import SwiGLU
+from titans.layers.rope import RotaryEmbedding
 from titans.models.lm import TitansLM
 
 LETTERS, DIGITS = b"abcdefghij ", b"0123456789"
@@ -67,10 +72,14 @@ class ReferenceEncoder(nn.Module):
         return self.head(self.encoder(x, mask=mask, is_causal=True))
 
 
-def swap_modules(model: nn.Module, layer_norm: bool, gelu_mlp: bool) -> None:
+def swap_modules(model: nn.Module, layer_norm: bool, gelu_mlp: bool, attention_bias: bool) -> None:
     """Replace the Llama-style pieces of ``model`` with the reference's, in place (ablations)."""
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
+            if attention_bias and isinstance(parent, SlidingWindowAttention) and isinstance(child, nn.Linear):
+                biased = nn.Linear(child.in_features, child.out_features)
+                biased.weight.data.copy_(child.weight.data)
+                setattr(parent, name, biased)
             if layer_norm and isinstance(child, nn.RMSNorm):
                 setattr(parent, name, nn.LayerNorm(child.normalized_shape))
             elif gelu_mlp and isinstance(child, SwiGLU):
@@ -89,6 +98,10 @@ def main() -> None:
     parser.add_argument("--layer-norm", action="store_true", help="titans: LayerNorm in place of every RMSNorm")
     parser.add_argument("--gelu-mlp", action="store_true",
                         help="titans: the reference's GELU MLP (4 x dim, biases) in place of every SwiGLU")
+    parser.add_argument("--attention-bias", action="store_true",
+                        help="titans: biases on the attention's query, key, value and output maps")
+    parser.add_argument("--no-rope", action="store_true", help="titans: attention without RoPE")
+    parser.add_argument("--no-final-norm", action="store_true", help="titans: no norm before the head")
     parser.add_argument("--linear-std", type=float, default=None,
                         help="titans: re-draw every linear weight (but the zero-initialised gates) from N(0, std^2)")
     parser.add_argument("--dim", type=int, default=128)
@@ -114,7 +127,13 @@ def main() -> None:
                   "window": 128, "segment": 128, "memory_chunk": 16, "vocab_size": 256}
         fields |= {key: parse_value(value) for key, _, value in (item.partition("=") for item in args.set)}
         model = TitansLM(TitansConfig.from_name("tiny", variant=args.variant, **fields))
-        swap_modules(model, args.layer_norm, args.gelu_mlp)
+        swap_modules(model, args.layer_norm, args.gelu_mlp, args.attention_bias)
+        if args.no_final_norm:
+            model.norm = nn.Identity()
+        if args.no_rope:
+            for module in model.modules():
+                if isinstance(module, RotaryEmbedding):
+                    module.forward = lambda x, positions: x
         if args.linear_std is not None:
             for module in model.modules():
                 if isinstance(module, nn.Linear) and module.weight.any():
