@@ -7,7 +7,7 @@ A model that cannot look the key up stays at chance (10 % per digit). It trains 
 
     python experiments/long_context/induction_probe.py --model titans --variant transformer
     python experiments/long_context/induction_probe.py --model reference    # a stock PyTorch encoder
-    python experiments/long_context/induction_probe.py --no-final-norm      # ablations: see --help
+    python experiments/long_context/induction_probe.py --set final_norm=false   # no norm before the head
     python experiments/long_context/induction_probe.py --min-length 32      # a length curriculum
 
 Every 50 steps it prints the loss and the digit accuracy on a fixed held-out batch (32 rows at the
@@ -15,7 +15,7 @@ full length).
 The reference is torch's own pre-norm TransformerEncoder with learned absolute positions, N(0, 1)
 embeddings, an untied head and no final norm, at the same width, depth and heads: what the field's
 textbook model does on this task, in the same number of steps. The ablation flags swap one piece of
-this project's model for the reference's at a time (experiments/long_context/README.md has the table).
+this project's model for the reference's at a time (--help) (experiments/long_context/README.md has the table).
 """
 
 from __future__ import annotations
@@ -101,7 +101,6 @@ def main() -> None:
     parser.add_argument("--attention-bias", action="store_true",
                         help="titans: biases on the attention's query, key, value and output maps")
     parser.add_argument("--no-rope", action="store_true", help="titans: attention without RoPE")
-    parser.add_argument("--no-final-norm", action="store_true", help="titans: no norm before the head")
     parser.add_argument("--linear-std", type=float, default=None,
                         help="titans: re-draw every linear weight (but the zero-initialised gates) from N(0, std^2)")
     parser.add_argument("--dim", type=int, default=128)
@@ -128,8 +127,6 @@ def main() -> None:
         fields |= {key: parse_value(value) for key, _, value in (item.partition("=") for item in args.set)}
         model = TitansLM(TitansConfig.from_name("tiny", variant=args.variant, **fields))
         swap_modules(model, args.layer_norm, args.gelu_mlp, args.attention_bias)
-        if args.no_final_norm:
-            model.norm = nn.Identity()
         if args.no_rope:
             for module in model.modules():
                 if isinstance(module, RotaryEmbedding):

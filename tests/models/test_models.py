@@ -1,5 +1,8 @@
 """Every variant: causality, streaming == one call == token-by-token, state save/load, weights, learning."""
 
+import hashlib
+import json
+
 import pytest
 import torch
 from model_inputs import TOKENS, make_model, tokens_for
@@ -116,6 +119,22 @@ def test_save_pretrained_round_trip(variant, tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(tokens)[0], model(tokens)[0], atol=1e-6, rtol=0)
     assert loaded.config == model.config
+
+
+def test_the_final_norm_can_be_left_out_and_older_configs_keep_their_fingerprint(tmp_path):
+    model, normed = make_model("mag", final_norm=False), make_model("mag")
+    assert isinstance(model.norm, torch.nn.Identity) and isinstance(normed.norm, torch.nn.RMSNorm)
+    model.save_pretrained(tmp_path / "model")
+    loaded = TitansLM.from_pretrained(tmp_path / "model").double()
+    assert not loaded.config.final_norm and isinstance(loaded.norm, torch.nn.Identity)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(tokens_for())[0], model(tokens_for())[0], atol=1e-6, rtol=0)
+    assert model.config.fingerprint() != normed.config.fingerprint()
+    # a config written before the field existed loads with the norm, under the fingerprint it had then,
+    # so that its saved states stay valid
+    before = {k: v for k, v in normed.config.to_dict().items() if k != "final_norm"}
+    assert TitansConfig.from_dict(before) == normed.config
+    assert normed.config.fingerprint() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def test_from_pretrained_on_a_wrong_directory_is_a_clear_error(tmp_path):
