@@ -1,7 +1,7 @@
 """Training batches of long-context task samples: the "documented mixture" the recall models learn from.
 
-Every row of a batch is one fresh sample (by default): a task drawn uniformly from the mixture, a needle depth drawn
-uniformly in [0, 1], a prompt that fills the row, then the completion (`` answer.``), then newlines up
+By default every row of a batch is one fresh sample: a task drawn uniformly from the mixture, a needle
+depth drawn uniformly in [0, 1], a prompt that fills the row, then the completion (`` answer.``), then newlines up
 to the row's end. The completion and the needle or facts are scored, the haystack and the question are
 not: the loss teaches recall, and the needle's own repetition ("The pass key is K. ... K is the pass
 key.") gives a short-range copy to learn first, a curriculum for the long-range one. The haystack is
@@ -33,6 +33,8 @@ from .tasks import ANSWER_END, sample_seed
 TASK_DATA_PREFIX = "tasks:"
 COMPLETION_ROOM = 16
 """Bytes kept after each training prompt for the completion (the longest training answer is 12)."""
+MIN_SAMPLE_LENGTH = 128
+"""The shortest packed sample of a length curriculum: what a PK sample's template, question and answer need."""
 
 
 def is_task_mixture(data: str) -> bool:
@@ -67,8 +69,8 @@ class TaskBatches:
             raise ValueError(f"task samples need a context of at least 256 bytes, got {context}")
         if questions < 1:
             raise ValueError(f"questions per sample must be at least 1, got {questions}")
-        if min_length and not 128 <= min_length <= context:
-            raise ValueError(f"min_length must lie in [128, context = {context}] bytes (0: one sample per row), "
+        if min_length and not MIN_SAMPLE_LENGTH <= min_length <= context:
+            raise ValueError(f"min_length must lie in [{MIN_SAMPLE_LENGTH}, context = {context}] bytes (0: one sample per row), "
                              f"got {min_length}")
         self.tasks = make_tasks(names, part)
         self.names = names

@@ -85,8 +85,9 @@ class TitansLM(nn.Module):
         mask: torch.Tensor | None = None,
         reset: torch.Tensor | None = None,
     ):
-        """As :meth:`forward`, but the final-normed hidden states ``[B, T, dim]`` instead of the logits:
-        what a task head (sequence classification, titans.dna) reads."""
+        """As :meth:`forward`, but the hidden states ``[B, T, dim]`` that the head reads (after the final norm,
+        if the config has one) instead of the logits: what a task head (sequence classification, titans.dna)
+        reads."""
         self._check(tokens, state, mask, reset)
         if state is None and reset is not None and bool(reset[:, 0].any()):
             # a fresh state already starts a document (with the memory primed by the persistent tokens,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import PRESETS, VARIANTS, TitansConfig
+from ..eval.task_batches import MIN_SAMPLE_LENGTH
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,12 @@ class TrainConfig:
             fail(f"betas = {self.betas}", "give two numbers in [0, 1)")
         if self.distributed not in ("ddp", "fsdp"):
             fail(f"distributed = {self.distributed!r}", "use ddp or fsdp")
-        if self.task_min_length and not (self.data.startswith("tasks:") and 128 <= self.task_min_length <= self.context):
+        if self.task_min_length and not (
+            self.data.startswith("tasks:") and MIN_SAMPLE_LENGTH <= self.task_min_length <= self.context
+        ):
             fail(f"task_min_length = {self.task_min_length} with data = {self.data!r}, context = {self.context}",
-                 "it applies to task mixtures (data = tasks:...) and must lie in [128, context]; 0 turns it off")
+                 f"it applies to task mixtures (data = tasks:...) and must lie in [{MIN_SAMPLE_LENGTH}, context]; "
+                 "0 turns it off")
         if self.data.startswith("tasks:") and self.tokenizer != "bytes":
             fail(f"data = {self.data!r} with tokenizer = {self.tokenizer!r}",
                  "long-context task samples are measured in bytes; use tokenizer = bytes")
