@@ -91,6 +91,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=("titans", "reference"), default="titans")
     parser.add_argument("--variant", default="transformer", help="titans variant (default: transformer)")
+    parser.add_argument("--preset", default="tiny", help="titans preset the fields below override (default: tiny)")
+    parser.add_argument("--save", default=None, metavar="DIR",
+                        help="titans: save the trained model here (save_pretrained), e.g. to start "
+                             "`titans train --init DIR` from the copy it learned")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="titans model field, e.g. init_std=1.0 (repeatable)")
     parser.add_argument("--learned-positions", action="store_true",
@@ -115,6 +119,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    if args.save and (args.model != "titans" or args.learned_positions or args.layer_norm or args.gelu_mlp
+                      or args.attention_bias or args.no_rope):
+        parser.error("--save keeps an unmodified titans model (no swap flags): what TitansLM can load")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
@@ -125,7 +132,7 @@ def main() -> None:
         fields = {"dim": args.dim, "layers": args.layers, "heads": args.heads, "memory_heads": args.heads,
                   "window": 128, "segment": 128, "memory_chunk": 16, "vocab_size": 256}
         fields |= {key: parse_value(value) for key, _, value in (item.partition("=") for item in args.set)}
-        model = TitansLM(TitansConfig.from_name("tiny", variant=args.variant, **fields))
+        model = TitansLM(TitansConfig.from_name(args.preset, variant=args.variant, **fields))
         swap_modules(model, args.layer_norm, args.gelu_mlp, args.attention_bias)
         if args.no_rope:
             for module in model.modules():
@@ -155,6 +162,9 @@ def main() -> None:
         if step % 50 == 0:
             print(f"step {step}: loss {loss.item():.3f}, held-out digit accuracy at {args.length} bytes "
                   f"{digit_accuracy(forward, *held_out):.3f}, {time.perf_counter() - start:.0f} s", flush=True)
+    if args.save:
+        model.save_pretrained(args.save)
+        print(f"saved to {args.save}")
 
 
 @torch.no_grad()

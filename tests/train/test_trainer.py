@@ -5,6 +5,7 @@ import math
 import shutil
 
 import pytest
+import torch
 
 from titans.train import Trainer, TrainingDiverged
 from titans.train.checkpoint import CheckpointError, find_checkpoint
@@ -112,3 +113,31 @@ def test_checkpoints_hold_no_pickle(tmp_path, corpus_documents, tiny_config):
     checkpoint = find_checkpoint(tmp_path)
     suffixes = {p.suffix for p in checkpoint.rglob("*") if p.is_file()}
     assert suffixes <= {".safetensors", ".json", ".model", ""}, suffixes  # "" is the tokenizer's own files
+
+
+
+def test_init_starts_from_the_saved_weights_with_a_fresh_optimiser(tmp_path, corpus_documents, tiny_config):
+    first = Trainer(tiny_config(tmp_path / "first", steps=3), documents=corpus_documents, progress=False)
+    first.run()
+    first.module.save_pretrained(tmp_path / "exported", dtype=torch.bfloat16)
+    trained = first.module.state_dict()
+    untrained = Trainer(tiny_config(tmp_path / "fresh"), documents=corpus_documents, progress=False).module.state_dict()
+    assert any(not torch.equal(trained[name], untrained[name]) for name in trained)
+    for source, tolerance in ((tmp_path / "first", 0.0), (tmp_path / "exported", 1e-2)):  # run folder, bf16 export
+        started = Trainer(tiny_config(tmp_path / f"from-{source.name}", init=str(source)),
+                          documents=corpus_documents, progress=False)
+        weights = started.module.state_dict()
+        for name, value in trained.items():
+            torch.testing.assert_close(weights[name], value, atol=tolerance, rtol=tolerance)
+        assert not started.optimizer.state
+        started.run()  # and it trains from there
+
+
+def test_init_from_another_model_or_nothing_is_a_clear_error(tmp_path, corpus_documents, tiny_config):
+    Trainer(tiny_config(tmp_path / "first", steps=3), documents=corpus_documents, progress=False).run()
+    with pytest.raises(ValueError, match="dim = 32 .this run: 64."):
+        Trainer(tiny_config(tmp_path / "second", init=str(tmp_path / "first"), model={"dim": 64}),
+                documents=corpus_documents, progress=False)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        Trainer(tiny_config(tmp_path / "third", init=str(tmp_path / "nowhere")), documents=corpus_documents,
+                progress=False)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, load_model, save_file
 from torch.distributed.checkpoint.state_dict import (
     StateDictOptions,
     get_model_state_dict,
@@ -32,6 +32,8 @@ from torch.distributed.checkpoint.state_dict import (
     set_model_state_dict,
     set_optimizer_state_dict,
 )
+
+from ..config import TitansConfig
 
 FORMAT = "titans-checkpoint"
 VERSION = 1
@@ -127,6 +129,27 @@ def find_checkpoint(path: Path) -> Path:
         return path
     raise CheckpointError(f"no checkpoint at {path}: expected a run folder, its checkpoints/ folder, or a "
                           f"step_NNNNNNN folder written by titans train")
+
+
+def load_initial_weights(model, path: Path) -> None:
+    """Copy the weights at ``path`` into ``model`` (TrainConfig.init): a run folder, a checkpoint, or a
+    save_pretrained folder, whose model must be configured like ``model`` (bfloat16 exports are cast back)."""
+    path = Path(path)
+    folder = path if (path / "model.safetensors").is_file() else find_checkpoint(path)
+    try:
+        theirs = TitansConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    except (OSError, ValueError, TypeError) as error:
+        raise CheckpointError(f"cannot read the model config in {folder}: {error}; point init at a folder "
+                              f"written by titans train or save_pretrained") from None
+    ours = model.config.to_dict()
+    changed = [f"{k} = {v!r} (this run: {ours[k]!r})" for k, v in theirs.to_dict().items() if ours[k] != v]
+    if changed:
+        raise ValueError(f"init: {folder} holds another model ({'; '.join(changed)}); "
+                         f"set this run's model fields to match it")
+    try:
+        load_model(model, str(folder / "model.safetensors"), device=str(next(model.parameters()).device))
+    except (SafetensorError, RuntimeError) as error:
+        raise CheckpointError(f"cannot load the weights in {folder}: {error}; the file is damaged") from None
 
 
 def read_trainer(checkpoint: Path) -> dict:

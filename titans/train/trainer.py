@@ -25,7 +25,13 @@ from ..eval.perplexity import LanguageModelScore, score_language_model
 from ..eval.task_batches import TaskBatches, is_task_mixture, parse_mixture
 from ..generate import Sampling, generate
 from ..models import TitansLM
-from .checkpoint import find_checkpoint, load_checkpoint, read_trainer, save_checkpoint
+from .checkpoint import (
+    find_checkpoint,
+    load_checkpoint,
+    load_initial_weights,
+    read_trainer,
+    save_checkpoint,
+)
 from .config import TrainConfig
 from .distributed import init_distributed, shutdown, wrap_model
 from .metrics import MetricsLog, memory_gate_means
@@ -103,6 +109,8 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         self.model = TitansLM(config.model_config(self.tokenizer.vocab_size)).to(self.device)
+        if config.init:
+            load_initial_weights(self.model, Path(config.init))
         self.model.gradient_checkpointing = config.checkpointing
         self.module = self.model
         self.model = wrap_model(self.model, self.topology, config.distributed, self.device)
