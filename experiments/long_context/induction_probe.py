@@ -16,11 +16,15 @@ The reference is torch's own pre-norm TransformerEncoder with learned absolute p
 embeddings, an untied head and no final norm, at the same width, depth and heads: what the field's
 textbook model does on this task, in the same number of steps. The ablation flags swap one piece of
 this project's model for the reference's at a time (--help) (experiments/long_context/README.md has the table).
+
+It is also the first stage of the recall models' recipe: ``--config recall.toml --save DIR`` trains the
+recall models' shape on this copy and saves it for ``titans train --init DIR`` on the passkey task.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import random
 import time
@@ -35,6 +39,7 @@ from titans.layers.attention import SlidingWindowAttention
 from titans.layers.feedforward import SwiGLU
 from titans.layers.rope import RotaryEmbedding
 from titans.models.lm import TitansLM
+from titans.train.config import TrainConfig
 
 LETTERS, DIGITS = b"abcdefghij ", b"0123456789"
 KEY_DIGITS = 6
@@ -91,7 +96,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=("titans", "reference"), default="titans")
     parser.add_argument("--variant", default="transformer", help="titans variant (default: transformer)")
-    parser.add_argument("--preset", default="tiny", help="titans preset the fields below override (default: tiny)")
+    parser.add_argument("--config", default=None, metavar="TOML",
+                        help="titans: the model of `titans train --config TOML --variant VARIANT` (its preset and "
+                             "[model] table; --dim, --layers and --heads are then unused) instead of the tiny "
+                             "preset at --dim, --layers, --heads")
     parser.add_argument("--save", default=None, metavar="DIR",
                         help="titans: save the trained model here (save_pretrained), e.g. to start "
                              "`titans train --init DIR` from the copy it learned")
@@ -129,10 +137,15 @@ def main() -> None:
         model = ReferenceEncoder(args.dim, args.layers, args.heads, args.length)
         forward = model
     else:
-        fields = {"dim": args.dim, "layers": args.layers, "heads": args.heads, "memory_heads": args.heads,
-                  "window": 128, "segment": 128, "memory_chunk": 16, "vocab_size": 256}
-        fields |= {key: parse_value(value) for key, _, value in (item.partition("=") for item in args.set)}
-        model = TitansLM(TitansConfig.from_name(args.preset, variant=args.variant, **fields))
+        changes = {key: parse_value(value) for key, _, value in (item.partition("=") for item in args.set)}
+        if args.config:
+            config = TrainConfig.from_file(args.config).replace(variant=args.variant).model_config(256)
+            config = dataclasses.replace(config, **changes)
+        else:
+            fields = {"dim": args.dim, "layers": args.layers, "heads": args.heads, "memory_heads": args.heads,
+                      "window": 128, "segment": 128, "memory_chunk": 16, "vocab_size": 256}
+            config = TitansConfig.from_name("tiny", variant=args.variant, **fields | changes)
+        model = TitansLM(config)
         swap_modules(model, args.layer_norm, args.gelu_mlp, args.attention_bias)
         if args.no_rope:
             for module in model.modules():
