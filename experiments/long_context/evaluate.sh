@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Evaluate the committed recall checkpoints (no training needed): the S-NIAH-PK heatmap (1K-64K x five
-# depths), N and W at a middle depth, BABILong-style qa1-qa5, and the million-byte passkey run.
+# depths), N and W at a middle depth, BABILong-style qa1-qa5, 100 PK samples at 16K and 64K for the best
+# model (BEST, default lmm), and the million-byte passkey run.
 # Results go to experiments/long_context/results/. Full attention (transformer) stops at 32K, where it
 # stays affordable on a CPU. SAMPLES=10 gives the protocol (10 per cell, 50 per length);
 # the default of 2 is what fits a CPU session for six models.
@@ -19,6 +20,12 @@ for variant in ${VARIANTS:-mac lmm mag mal swa transformer}; do
         --samples "$((samples * 2))" "${cap[@]}" --out "$out/niah-nw"
     titans eval babilong "$dir/checkpoints/$variant" --lengths 1K,4K,16K --samples "$((samples * 2))" \
         "${cap[@]}" --out "$out/babilong"
+done
+# the headline numbers: 100 PK samples per length (20 per depth) for the best model, seed 1 (other
+# samples than the grid's, so the two pool); 16K and 64K by default (HEADLINE="" skips them)
+for length in ${HEADLINE-16K 64K}; do
+    titans eval niah "$dir/checkpoints/${BEST:-lmm}" --tasks pk --lengths "$length" --samples 20 --seed 1 \
+        --out "$dir/results/${BEST:-lmm}/niah-pk-$length-n100"
 done
 # one million bytes of haystack, read in 16K blocks, the answer decoded token by token (MILLION=0 skips it)
 if [ "${MILLION:-1}" = 1 ]; then
