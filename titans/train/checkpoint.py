@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, load_model, save_file
+from safetensors.torch import load_file, save_file
 from torch.distributed.checkpoint.state_dict import (
     StateDictOptions,
     get_model_state_dict,
@@ -33,7 +33,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_optimizer_state_dict,
 )
 
-from ..config import TitansConfig
+from ..models import TitansLM
 
 FORMAT = "titans-checkpoint"
 VERSION = 1
@@ -137,19 +137,16 @@ def load_initial_weights(model, path: Path) -> None:
     path = Path(path)
     folder = path if (path / "model.safetensors").is_file() else find_checkpoint(path)
     try:
-        theirs = TitansConfig.from_dict(json.loads((folder / "config.json").read_text()))
-    except (OSError, ValueError, TypeError) as error:
-        raise CheckpointError(f"cannot read the model config in {folder}: {error}; point init at a folder "
-                              f"written by titans train or save_pretrained") from None
-    ours = model.config.to_dict()
-    changed = [f"{k} = {v!r} (this run: {ours[k]!r})" for k, v in theirs.to_dict().items() if ours[k] != v]
+        saved = TitansLM.from_pretrained(folder)
+    except (SafetensorError, OSError, TypeError, ValueError, RuntimeError) as error:  # JSONDecodeError is a ValueError
+        raise CheckpointError(f"cannot load the model in {folder}: {error}; point init at a folder written by "
+                              f"titans train or save_pretrained") from None
+    ours, theirs = model.config.to_dict(), saved.config.to_dict()
+    changed = [f"{k} = {v!r} (this run: {ours[k]!r})" for k, v in theirs.items() if ours[k] != v]
     if changed:
         raise ValueError(f"init: {folder} holds another model ({'; '.join(changed)}); "
                          f"set this run's model fields to match it")
-    try:
-        load_model(model, str(folder / "model.safetensors"), device=str(next(model.parameters()).device))
-    except (SafetensorError, RuntimeError) as error:
-        raise CheckpointError(f"cannot load the weights in {folder}: {error}; the file is damaged") from None
+    model.load_state_dict(saved.state_dict())
 
 
 def read_trainer(checkpoint: Path) -> dict:
