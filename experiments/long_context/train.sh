@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Train the recall models in two stages and export them in bfloat16 under checkpoints/:
+# Train the recall models in stages and export them in bfloat16 under checkpoints/:
 #   1. the copy (induction_probe.py: a 6-digit key in 128 random letters, 600 steps, a few minutes), in
 #      the recall models' shape (recall.toml), saved to runs/copy-VARIANT;
-#   2. the passkey task (tasks:pk, samples of 128-512 bytes packed per row, 1,200 steps) from there.
-# VARIANTS picks the models (default: the five trained so: lmm mag mac transformer swa; mal works the same
-# way); one thread each, so two can run side by side.
+#   2. the passkey task (tasks:pk, samples of 128-512 bytes packed per row, 1,200 steps) from there;
+#   3. for the variants in LONG (default: lmm), 600 more passkey steps on samples of 512-2,048 bytes,
+#      one row of 2,048 per step, each sample asking the question four times (README, "The recall models").
+# VARIANTS picks the models (default: every variant); one thread each, so two can run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=experiments/long_context
-for variant in ${VARIANTS:-lmm mag mac transformer swa}; do
+for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
     OMP_NUM_THREADS=1 python "$dir/induction_probe.py" --config "$dir/recall.toml" --variant "$variant" \
         --length 128 --steps 600 --save "runs/copy-$variant"
     OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "runs/copy-$variant" \
         --task-min-length 128 --no-progress --out "runs/recall-$variant"
-    titans export "runs/recall-$variant" "$dir/checkpoints/$variant" --dtype bfloat16
+    final="runs/recall-$variant"
+    if [[ " ${LONG-lmm} " == *" $variant "* ]]; then
+        OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "$final" \
+            --context 2048 --task-min-length 512 --task-questions 4 --steps 600 --lr 1e-3 --no-progress \
+            --out "runs/recall2k-$variant"
+        final="runs/recall2k-$variant"
+    fi
+    titans export "$final" "$dir/checkpoints/$variant" --dtype bfloat16
 done
