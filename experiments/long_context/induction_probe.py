@@ -10,8 +10,8 @@ A model that cannot look the key up stays at chance (10 % per digit). It trains 
     python experiments/long_context/induction_probe.py --set final_norm=false   # no norm before the head
     python experiments/long_context/induction_probe.py --min-length 32      # a length curriculum
 
-Every 50 steps it prints the loss and the digit accuracy on a fixed held-out batch (32 rows at the
-full length).
+Every 50 steps it prints the loss and, on a fixed held-out batch (32 rows at the full length), the
+accuracy on the answer's bytes (the key's digits) and on its first byte.
 The reference is torch's own pre-norm TransformerEncoder with learned absolute positions, N(0, 1)
 embeddings, an untied head and no final norm, at the same width, depth and heads: what the field's
 textbook model does on this task, in the same number of steps. The ablation flags swap one piece of
@@ -19,6 +19,13 @@ this project's model for the reference's at a time (--help) (experiments/long_co
 
 It is also the first stage of the recall models' recipe: ``--config recall.toml --save DIR`` trains the
 recall models' shape on this copy and saves it for ``titans train --init DIR`` on the passkey task.
+
+``--task where`` asks the same of bAbI qa1's lookup: two people's moves among the random letters, then
+"Where is NAME? Answer:", the place of that person's last move, the places made-up words so that no
+word list answers them; ``--init DIR`` starts from a trained model (a passkey model, say):
+
+    python experiments/long_context/induction_probe.py --task where --init experiments/long_context/checkpoints/mal \
+        --length 256 --min-length 192 --steps 800
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from torch import nn
 
 from titans.cli.fields import parse_value
 from titans.config import TitansConfig
+from titans.eval.babi import MOVES
+from titans.eval.vocabulary import NAMES, part_of
 from titans.layers.attention import SlidingWindowAttention
 from titans.layers.feedforward import SwiGLU
 from titans.layers.rope import RotaryEmbedding
@@ -42,21 +51,55 @@ from titans.models.lm import TitansLM
 from titans.train.config import TrainConfig
 
 LETTERS, DIGITS = b"abcdefghij ", b"0123456789"
+PLACE_LETTERS = "klmnopqrstuvwxyz"  # not the filler's letters: a place is never filler
 KEY_DIGITS = 6
 
 
-def batch(rng: random.Random, rows: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``length + 1`` bytes per row and the scored targets (the key's digits and ``;`` at the end)."""
+def copy_row(rng: random.Random, length: int) -> tuple[bytes, int]:
+    """``length + 1`` bytes of random letters holding ``k=DDDDDD;`` once and ending with ``k=DDDDDD;``,
+    and how many bytes at the end are scored (the key's digits and ``;``)."""
+    key = bytes(rng.choice(DIGITS) for _ in range(KEY_DIGITS))
+    needle, question = b"k=" + key + b";", b"k="
+    room = length + 1 - len(needle) - len(question) - len(key) - 1
+    filler = bytes(rng.choice(LETTERS) for _ in range(room))
+    at = rng.randrange(room)
+    return filler[:at] + needle + filler[at:] + question + key + b";", KEY_DIGITS + 1
+
+
+def where_row(rng: random.Random, length: int) -> tuple[bytes, int]:
+    """bAbI qa1's lookup with made-up places: two people's moves ("Henry went to the qzvk. ") among
+    random letters, then "Where is Henry? Answer: " and the place of that person's last move. The places
+    are random letters, so no prior over a word list can answer: the model has to bind the name asked
+    about to that person's last move and copy the place (the answer and its "." are scored)."""
+    people = rng.sample(part_of(NAMES, "train"), 2)
+    where, facts = {}, []
+    for _ in range(rng.randint(2, 4)):
+        person = rng.choice(people)
+        where[person] = "".join(rng.choice(PLACE_LETTERS) for _ in range(rng.randint(4, 7)))
+        facts.append(f"{person} {rng.choice(MOVES)} the {where[person]}. ".encode())
+    person = rng.choice(sorted(where))
+    question, answer = f"\nWhere is {person}? Answer:".encode(), f" {where[person]}.".encode()
+    room = length + 1 - sum(map(len, facts)) - len(question) - len(answer)
+    if room < 0:
+        raise ValueError(f"--length {length} cannot hold a where-row's facts; use --length and --min-length "
+                         f"of at least 192")
+    cuts = sorted(rng.randrange(room + 1) for _ in facts)
+    filler = bytes(rng.choice(LETTERS) for _ in range(room))
+    body = b"".join(filler[a:b] + fact for a, b, fact in zip([0, *cuts], cuts, facts)) + filler[cuts[-1]:]
+    return body + question + answer, len(answer) - 1  # the leading space is not scored
+
+
+ROWS = {"copy": copy_row, "where": where_row}
+
+
+def batch(rng: random.Random, rows: int, length: int, task: str = "copy") -> tuple[torch.Tensor, torch.Tensor]:
+    """``rows`` rows of ``length + 1`` bytes of ``task`` and the scored targets (the answer at the end)."""
     tokens = torch.empty(rows, length + 1, dtype=torch.long)
-    for r in range(rows):
-        key = bytes(rng.choice(DIGITS) for _ in range(KEY_DIGITS))
-        needle, question = b"k=" + key + b";", b"k="
-        room = length + 1 - len(needle) - len(question) - len(key) - 1
-        filler = bytes(rng.choice(LETTERS) for _ in range(room))
-        at = rng.randrange(room)
-        tokens[r] = torch.tensor(list(filler[:at] + needle + filler[at:] + question + key + b";"))
     scored = torch.zeros(rows, length, dtype=torch.bool)
-    scored[:, -KEY_DIGITS - 1:] = True
+    for r in range(rows):
+        row, n_scored = ROWS[task](rng, length)
+        tokens[r] = torch.tensor(list(row))
+        scored[r, -n_scored:] = True
     return tokens, scored
 
 
@@ -95,6 +138,11 @@ def swap_modules(model: nn.Module, layer_norm: bool, gelu_mlp: bool, attention_b
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=("titans", "reference"), default="titans")
+    parser.add_argument("--task", choices=tuple(ROWS), default="copy",
+                        help="copy: the key after k= (default); where: qa1's lookup with made-up places")
+    parser.add_argument("--init", default=None, metavar="DIR",
+                        help="titans: start from this save_pretrained folder (e.g. a passkey model) instead of "
+                             "a fresh model; its shape replaces --config and --variant")
     parser.add_argument("--variant", default="transformer", help="titans variant (default: transformer)")
     parser.add_argument("--config", default=None, metavar="TOML",
                         help="titans: the model of `titans train --config TOML --variant VARIANT` (its preset and "
@@ -127,6 +175,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    if args.init and args.model != "titans":
+        parser.error("--init loads a titans model; it does not apply to --model reference")
     if args.save and (args.model != "titans" or args.learned_positions or args.layer_norm or args.gelu_mlp
                       or args.attention_bias or args.no_rope):
         parser.error("--save keeps an unmodified titans model (no swap flags): what TitansLM can load")
@@ -138,7 +188,9 @@ def main() -> None:
         forward = model
     else:
         changes = {key: parse_value(value) for key, _, value in (item.partition("=") for item in args.set)}
-        if args.config:
+        if args.init:
+            config = dataclasses.replace(TitansLM.from_pretrained(args.init).config, **changes)
+        elif args.config:
             config = TrainConfig.from_file(args.config).replace(variant=args.variant).model_config(256)
             config = dataclasses.replace(config, **changes)
         else:
@@ -146,6 +198,8 @@ def main() -> None:
                       "window": 128, "segment": 128, "memory_chunk": 16, "vocab_size": 256}
             config = TitansConfig.from_name("tiny", variant=args.variant, **fields | changes)
         model = TitansLM(config)
+        if args.init:
+            model.load_state_dict(TitansLM.from_pretrained(args.init).state_dict())
         swap_modules(model, args.layer_norm, args.gelu_mlp, args.attention_bias)
         if args.no_rope:
             for module in model.modules():
@@ -161,31 +215,36 @@ def main() -> None:
                 lambda _, inputs, x: x + model.position(torch.arange(inputs[0].shape[1])))
         forward = lambda tokens: model(tokens)[0]
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
-    held_out = batch(random.Random(args.seed + 1), 32, args.length)  # 192 digits at the full length
+    held_out = batch(random.Random(args.seed + 1), 32, args.length, args.task)  # 192 digits for copy
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
         # a length curriculum: each step's rows are log-uniform in [min_length, length] bytes
         length = round(math.exp(rng.uniform(math.log(args.min_length or args.length), math.log(args.length))))
-        tokens, scored = batch(rng, args.rows, length)
+        tokens, scored = batch(rng, args.rows, length, args.task)
         logits = forward(tokens[:, :-1])
         loss = F.cross_entropy(logits[scored], tokens[:, 1:][scored])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         if step % 50 == 0:
-            print(f"step {step}: loss {loss.item():.3f}, held-out digit accuracy at {args.length} bytes "
-                  f"{digit_accuracy(forward, *held_out):.3f}, {time.perf_counter() - start:.0f} s", flush=True)
+            every, first = answer_accuracy(forward, *held_out)
+            print(f"step {step}: loss {loss.item():.3f}, held-out accuracy at {args.length} bytes: answer bytes "
+                  f"{every:.3f}, first byte {first:.3f}, {time.perf_counter() - start:.0f} s", flush=True)
     if args.save:
         model.save_pretrained(args.save)
         print(f"saved to {args.save}")
 
 
 @torch.no_grad()
-def digit_accuracy(forward, tokens: torch.Tensor, scored: torch.Tensor) -> float:
-    """The fraction of key digits the model predicts (argmax) on a fixed batch."""
+def answer_accuracy(forward, tokens: torch.Tensor, scored: torch.Tensor) -> tuple[float, float]:
+    """The fraction of answer bytes the model predicts (argmax, the end mark left out) on a fixed batch,
+    and of first answer bytes (the one a lookup must find; the rest can be copied from the fact)."""
     targets = tokens[:, 1:]
-    digits = scored & (targets != ord(";"))
-    return (forward(tokens[:, :-1]).argmax(-1)[digits] == targets[digits]).float().mean().item()
+    answer = scored & (targets != ord(";")) & (targets != ord("."))
+    first = answer & (answer.cumsum(-1) == 1)
+    hits = forward(tokens[:, :-1]).argmax(-1) == targets
+    return hits[answer].float().mean().item(), hits[first].float().mean().item()
+
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,7 @@
 #   1. the copy (induction_probe.py: a 6-digit key in 128 random letters, 600 steps, a few minutes), in
 #      the recall models' shape (recall.toml), saved to runs/copy-VARIANT;
 #   2. the passkey task (tasks:pk, samples of 128-512 bytes packed per row, 1,200 steps) from there;
-#   3. for the variants in LONG (default: lmm), 600 more passkey steps on samples of 512-2,048 bytes,
+#   3. for the variants in LONG (default: lmm), 1,200 more passkey steps on samples of 512-2,048 bytes,
 #      one row of 2,048 per step, each sample asking the question four times (README, "The recall models").
 # VARIANTS picks the models (default: every variant); one thread each, so two can run side by side.
 set -euo pipefail
@@ -17,7 +17,7 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
     final="runs/recall-$variant"
     if [[ " ${LONG-lmm} " == *" $variant "* ]]; then
         OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "$final" \
-            --context 2048 --task-min-length 512 --task-questions 4 --steps 600 --lr 1e-3 --no-progress \
+            --context 2048 --task-min-length 512 --task-questions 4 --steps 1200 --lr 1e-3 --no-progress \
             --out "runs/recall2k-$variant"
         final="runs/recall2k-$variant"
     fi

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .tasks import Task
 from .vocabulary import NAMES, OBJECTS, PLACES, part_of
 
-_MOVES = ("went to", "moved to", "journeyed to", "travelled to", "went back to")
+MOVES = ("went to", "moved to", "journeyed to", "travelled to", "went back to")
 _TAKES = ("picked up", "got", "grabbed", "took")
 _DROPS = ("dropped", "put down", "left", "discarded")
 
@@ -44,7 +44,7 @@ class SingleFact(_Story):
         for _ in range(rng.randint(3, 6)):
             person, place = rng.choice(people), rng.choice(self.places)
             where[person] = place
-            facts.append(_fact(f"{person} {rng.choice(_MOVES)} the {place}"))
+            facts.append(_fact(f"{person} {rng.choice(MOVES)} the {place}"))
         person = rng.choice(sorted(where))
         return facts, _question(f"Where is {person}?"), where[person]
 
@@ -56,7 +56,7 @@ class _Carrying(_Story):
         people = rng.sample(self.names, 2)
         objects = rng.sample(self.objects, 2)
         at = {p: rng.choice(self.places) for p in people}
-        facts = [_fact(f"{p} {rng.choice(_MOVES)} the {at[p]}") for p in people]
+        facts = [_fact(f"{p} {rng.choice(MOVES)} the {at[p]}") for p in people]
         holder: dict[str, str | None] = {o: None for o in objects}
         history: dict[str, list[str]] = {o: [] for o in objects}
         for _ in range(events):
@@ -75,7 +75,7 @@ class _Carrying(_Story):
                 facts.append(_fact(f"{person} {rng.choice(_DROPS)} the {thing}"))
             else:
                 at[person] = rng.choice([p for p in self.places if p != at[person]])
-                facts.append(_fact(f"{person} {rng.choice(_MOVES)} the {at[person]}"))
+                facts.append(_fact(f"{person} {rng.choice(MOVES)} the {at[person]}"))
                 for thing in held:
                     _visit(history[thing], at[person])
         return facts, history

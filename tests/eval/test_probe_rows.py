@@ -1,0 +1,65 @@
+"""The rows of experiments/long_context/induction_probe.py: the copy and the qa1 lookup ("where")."""
+
+import importlib.util
+import random
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+PROBE = Path(__file__).resolve().parents[2] / "experiments" / "long_context" / "induction_probe.py"
+spec = importlib.util.spec_from_file_location("induction_probe", PROBE)
+probe = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(probe)
+
+
+@pytest.mark.parametrize("task,length", [("copy", 128), ("where", 192), ("where", 512)])
+def test_rows_fill_the_length_and_score_the_answer(task, length):
+    tokens, scored = probe.batch(random.Random(3), 16, length, task)
+    assert tokens.shape == (16, length + 1) and scored.shape == (16, length)
+    for row, marks in zip(tokens, scored):
+        text = bytes(row.tolist())
+        answer = bytes(row[1:][marks].tolist())
+        assert text.endswith(answer) and answer[-1:] in (b";", b".")
+        # the scored bytes are the row's last ones, in one run
+        assert marks[-len(answer):].all() and not marks[:-len(answer)].any()
+
+
+def test_where_answers_the_asked_persons_last_move():
+    for seed in range(50):
+        tokens, _ = probe.batch(random.Random(seed), 1, 256, "where")
+        text = bytes(tokens[0].tolist()).decode()
+        person, answer = re.search(r"\nWhere is (\w+)\? Answer: (\w+)\.$", text).groups()
+        moves = re.findall(rf"{person} (?:{'|'.join(probe.MOVES)}) the (\w+)\. ", text)
+        assert moves and moves[-1] == answer
+        # made-up places, never filler letters: the place is found only where the person moved to it
+        assert set(answer) <= set(probe.PLACE_LETTERS) and not set(answer) & set(probe.LETTERS.decode())
+        assert text.count(f" the {answer}. ") >= 1
+
+
+def test_rows_are_a_function_of_the_seed():
+    first, again = probe.batch(random.Random(7), 4, 256, "where"), probe.batch(random.Random(7), 4, 256, "where")
+    other = probe.batch(random.Random(8), 4, 256, "where")
+    assert torch.equal(first[0], again[0]) and not torch.equal(first[0], other[0])
+
+
+def test_a_row_too_short_for_its_facts_is_a_clear_error():
+    with pytest.raises(ValueError, match="at least 192"):
+        for seed in range(200):
+            probe.batch(random.Random(seed), 1, 100, "where")
+
+
+def test_answer_accuracy_counts_answer_bytes_and_first_bytes():
+    tokens, scored = probe.batch(random.Random(0), 8, 256, "where")
+    perfect = lambda inputs: F.one_hot(tokens[:, 1:], 256).float()  # predicts every next byte
+    assert probe.answer_accuracy(perfect, tokens, scored) == (1.0, 1.0)
+    shifted = lambda inputs: F.one_hot((tokens[:, 1:] + 1) % 256, 256).float()  # never right
+    assert probe.answer_accuracy(shifted, tokens, scored) == (0.0, 0.0)
+    first_only = tokens[:, 1:].clone()
+    answer = scored & (first_only != ord("."))
+    later = answer & (answer.cumsum(-1) > 1)
+    first_only[later] = 0  # right on each answer's first byte, wrong after it
+    every, first = probe.answer_accuracy(lambda inputs: F.one_hot(first_only, 256).float(), tokens, scored)
+    assert first == 1.0 and every == pytest.approx(8 / answer.sum().item())
