@@ -42,7 +42,7 @@ from torch import nn
 
 from titans.cli.fields import parse_value
 from titans.config import TitansConfig
-from titans.eval.babi import MOVES
+from titans.eval.babi import MOVES, as_fact, as_question  # qa1's wording
 from titans.eval.vocabulary import NAMES, part_of
 from titans.layers.attention import SlidingWindowAttention
 from titans.layers.feedforward import SwiGLU
@@ -76,9 +76,9 @@ def where_row(rng: random.Random, length: int) -> tuple[bytes, int]:
     for _ in range(rng.randint(2, 4)):
         person = rng.choice(people)
         where[person] = "".join(rng.choice(PLACE_LETTERS) for _ in range(rng.randint(4, 7)))
-        facts.append(f"{person} {rng.choice(MOVES)} the {where[person]}. ".encode())
+        facts.append(as_fact(f"{person} {rng.choice(MOVES)} the {where[person]}"))
     person = rng.choice(sorted(where))
-    question, answer = f"\nWhere is {person}? Answer:".encode(), f" {where[person]}.".encode()
+    question, answer = as_question(f"Where is {person}?"), f" {where[person]}.".encode()
     room = length + 1 - sum(map(len, facts)) - len(question) - len(answer)
     if room < 0:
         raise ValueError(f"--length {length} cannot hold a where-row's facts; use --length and --min-length "

@@ -17,11 +17,12 @@ _TAKES = ("picked up", "got", "grabbed", "took")
 _DROPS = ("dropped", "put down", "left", "discarded")
 
 
-def _fact(text: str) -> bytes:
+def as_fact(text: str) -> bytes:
+    """A story sentence as it stands in the prose (also the wording of induction_probe.py --task where)."""
     return f"{text}. ".encode()
 
 
-def _question(text: str) -> bytes:
+def as_question(text: str) -> bytes:
     return f"\n{text} Answer:".encode()
 
 
@@ -44,9 +45,9 @@ class SingleFact(_Story):
         for _ in range(rng.randint(3, 6)):
             person, place = rng.choice(people), rng.choice(self.places)
             where[person] = place
-            facts.append(_fact(f"{person} {rng.choice(MOVES)} the {place}"))
+            facts.append(as_fact(f"{person} {rng.choice(MOVES)} the {place}"))
         person = rng.choice(sorted(where))
-        return facts, _question(f"Where is {person}?"), where[person]
+        return facts, as_question(f"Where is {person}?"), where[person]
 
 
 class _Carrying(_Story):
@@ -56,7 +57,7 @@ class _Carrying(_Story):
         people = rng.sample(self.names, 2)
         objects = rng.sample(self.objects, 2)
         at = {p: rng.choice(self.places) for p in people}
-        facts = [_fact(f"{p} {rng.choice(MOVES)} the {at[p]}") for p in people]
+        facts = [as_fact(f"{p} {rng.choice(MOVES)} the {at[p]}") for p in people]
         holder: dict[str, str | None] = {o: None for o in objects}
         history: dict[str, list[str]] = {o: [] for o in objects}
         for _ in range(events):
@@ -67,15 +68,15 @@ class _Carrying(_Story):
             if action < 0.4 and free:
                 thing = rng.choice(free)
                 holder[thing] = person
-                facts.append(_fact(f"{person} {rng.choice(_TAKES)} the {thing}"))
+                facts.append(as_fact(f"{person} {rng.choice(_TAKES)} the {thing}"))
                 _visit(history[thing], at[person])
             elif action < 0.55 and held:
                 thing = rng.choice(held)
                 holder[thing] = None
-                facts.append(_fact(f"{person} {rng.choice(_DROPS)} the {thing}"))
+                facts.append(as_fact(f"{person} {rng.choice(_DROPS)} the {thing}"))
             else:
                 at[person] = rng.choice([p for p in self.places if p != at[person]])
-                facts.append(_fact(f"{person} {rng.choice(MOVES)} the {at[person]}"))
+                facts.append(as_fact(f"{person} {rng.choice(MOVES)} the {at[person]}"))
                 for thing in held:
                     _visit(history[thing], at[person])
         return facts, history
@@ -97,7 +98,7 @@ class TwoFacts(_Carrying):
             known = sorted(o for o in history if history[o])
             if known:
                 thing = rng.choice(known)
-                return facts, _question(f"Where is the {thing}?"), history[thing][-1]
+                return facts, as_question(f"Where is the {thing}?"), history[thing][-1]
 
 
 class ThreeFacts(_Carrying):
@@ -113,7 +114,7 @@ class ThreeFacts(_Carrying):
             if asked:
                 thing = rng.choice(asked)
                 places = history[thing]
-                return facts, _question(f"Where was the {thing} before the {places[-1]}?"), places[-2]
+                return facts, as_question(f"Where was the {thing} before the {places[-1]}?"), places[-2]
 
 
 _OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
@@ -127,11 +128,11 @@ class TwoArgumentRelations(_Story):
     def facts(self, rng):
         a, b, c = rng.sample(self.places, 3)
         first, second = rng.choice(list(_OPPOSITE)), rng.choice(list(_OPPOSITE))
-        facts = [_fact(f"The {a} is {first} of the {b}"), _fact(f"The {c} is {second} of the {a}")]
+        facts = [as_fact(f"The {a} is {first} of the {b}"), as_fact(f"The {c} is {second} of the {a}")]
         near, relation, far = rng.choice([(a, first, b), (c, second, a)])
         if rng.random() < 0.5:
-            return facts, _question(f"What is {relation} of the {far}?"), near
-        return facts, _question(f"What is the {far} {_OPPOSITE[relation]} of?"), near
+            return facts, as_question(f"What is {relation} of the {far}?"), near
+        return facts, as_question(f"What is the {far} {_OPPOSITE[relation]} of?"), near
 
 
 class ThreeArgumentRelations(_Story):
@@ -147,11 +148,11 @@ class ThreeArgumentRelations(_Story):
                 giver, receiver = rng.sample(self.names, 2)
             pairs.add((giver, receiver))
             gifts.append((giver, thing, receiver))
-        facts = [_fact(f"{g} gave the {o} to {r}") for g, o, r in gifts]
+        facts = [as_fact(f"{g} gave the {o} to {r}") for g, o, r in gifts]
         giver, thing, receiver = rng.choice(gifts)
         form = rng.randrange(3)
         if form == 0:
-            return facts, _question(f"Who gave the {thing} to {receiver}?"), giver
+            return facts, as_question(f"Who gave the {thing} to {receiver}?"), giver
         if form == 1:
-            return facts, _question(f"Who received the {thing}?"), receiver
-        return facts, _question(f"What did {giver} give to {receiver}?"), thing
+            return facts, as_question(f"Who received the {thing}?"), receiver
+        return facts, as_question(f"What did {giver} give to {receiver}?"), thing
