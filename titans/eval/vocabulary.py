@@ -8,6 +8,8 @@ must have read in the context.
 
 from __future__ import annotations
 
+import random
+
 PARTS = ("train", "eval")
 
 # keys of the "special magic number / word for <key>" needles (S-NIAH N and W)
@@ -50,6 +52,21 @@ OBJECTS = """
 apple football milk key book lamp bottle candle ticket wallet hammer basket violin helmet blanket
 camera ladder mirror pencil scarf teapot umbrella drum kite
 """.split()
+
+
+_LISTED = frozenset(KEYS + VALUES + NAMES + PLACES + OBJECTS)
+_CONSONANTS, _VOWELS = "bdfgklmnprstvz", "aeiou"
+
+
+def made_up_word(rng: random.Random) -> str:
+    """A pronounceable word of 2-4 consonant-vowel syllables that no list here holds: the W needle's
+    training value. With a list of a few dozen training words a small model learns the list's prior
+    (it answered one of them, whatever the needle said) before it learns to copy; a word drawn afresh
+    for every sample can only be copied."""
+    while True:
+        word = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 4)))
+        if word not in _LISTED:
+            return word
 
 
 def part_of(words: list[str], part: str) -> list[str]:
