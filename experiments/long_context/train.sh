@@ -5,6 +5,8 @@
 #   2. the passkey task (tasks:pk, samples of 128-512 bytes packed per row, 1,200 steps) from there;
 #   3. for the variants in LONG (default: lmm), 1,200 more passkey steps on samples of 512-2,048 bytes,
 #      one row of 2,048 per step, each sample asking the question four times (README, "The recall models").
+#   4. for the variants in MIX (default: lmm), two more stages on the S-NIAH mixture at 2K from stage 3,
+#      PK + N, then PK + N + W, 1,200 steps each at lr 3e-4 (1e-3 diverged on prose), exported as VARIANT-mix.
 # VARIANTS picks the models (default: every variant); one thread each, so two can run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,4 +24,14 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
         final="runs/recall2k-$variant"
     fi
     titans export "$final" "$dir/checkpoints/$variant" --dtype bfloat16
+    if [[ " ${MIX-lmm} " == *" $variant "* ]]; then
+        previous="$final"
+        for mixture in pk,n pk,n,w; do
+            OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "$previous" \
+                --data "tasks:$mixture" --context 2048 --task-min-length 512 --task-questions 4 --steps 1200 \
+                --lr 3e-4 --no-progress --out "runs/mix-${mixture//,/}-$variant"
+            previous="runs/mix-${mixture//,/}-$variant"
+        done
+        titans export "$previous" "$dir/checkpoints/$variant-mix" --dtype bfloat16
+    fi
 done

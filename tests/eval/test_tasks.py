@@ -163,6 +163,15 @@ def test_training_magic_words_are_made_up_and_evaluation_ones_listed(prose_hayst
     assert evaluation <= set(part_of(VALUES, "eval"))
 
 
+@pytest.mark.parametrize("cls", [SingleFact, TwoFacts, ThreeFacts, TwoArgumentRelations], ids=lambda c: c.name)
+def test_training_stories_have_made_up_places_and_evaluation_ones_listed_places(cls, prose_haystack):
+    train = [cls(prose_haystack, "train").facts(random.Random(i))[2] for i in range(60)]
+    assert not set(train) & set(PLACES)
+    assert len(set(train)) > 40  # drawn afresh per story, not ten places over and over
+    evaluation = {cls(prose_haystack, "eval").facts(random.Random(i))[2] for i in range(60)}
+    assert evaluation <= set(part_of(PLACES, "eval"))
+
+
 def test_unknown_task_names_are_refused():
     with pytest.raises(ValueError, match="unknown task"):
         make_tasks(["pk", "qa9"], "eval")

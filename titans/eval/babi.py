@@ -4,13 +4,15 @@ bAbI itself cannot be fetched here (``../shared/DATA.md``), so the stories are s
 between places, pick up, drop and hand over objects, and the question needs one, two or three of those
 facts (qa1-qa3) or a two- or three-argument relation (qa4, qa5). The facts keep their order and are
 spread at random positions through a stretch of real prose, as BABILong does; the answer is one word.
-Names, places and objects come from :mod:`titans.eval.vocabulary` (training and evaluation disjoint).
+Names, places and objects come from :mod:`titans.eval.vocabulary` (training and evaluation disjoint);
+in training, places and objects are made-up words drawn afresh for every story, so that an answer can
+only be read from the story (from the training lists' ten places a model learns to answer one of them).
 """
 
 from __future__ import annotations
 
 from .tasks import Task
-from .vocabulary import NAMES, OBJECTS, PLACES, part_of
+from .vocabulary import NAMES, OBJECTS, PLACES, made_up_words, part_of
 
 MOVES = ("went to", "moved to", "journeyed to", "travelled to", "went back to")
 _TAKES = ("picked up", "got", "grabbed", "took")
@@ -33,6 +35,12 @@ class _Story(Task):
         super().__init__(haystack, part)
         self.names, self.places, self.objects = (part_of(w, part) for w in (NAMES, PLACES, OBJECTS))
 
+    def things(self, rng) -> tuple[list[str], list[str]]:
+        """The places and objects of one story: the part's lists, or in training as many made-up words."""
+        if self.part != "train":
+            return self.places, self.objects
+        return made_up_words(rng, len(self.places)), made_up_words(rng, len(self.objects))
+
 
 class SingleFact(_Story):
     """qa1: where is a person? The last move of that person answers it."""
@@ -40,10 +48,10 @@ class SingleFact(_Story):
     name = "qa1"
 
     def facts(self, rng):
-        people = rng.sample(self.names, 2)
+        people, (places, _) = rng.sample(self.names, 2), self.things(rng)
         where, facts = {}, []
         for _ in range(rng.randint(3, 6)):
-            person, place = rng.choice(people), rng.choice(self.places)
+            person, place = rng.choice(people), rng.choice(places)
             where[person] = place
             facts.append(as_fact(f"{person} {rng.choice(MOVES)} the {place}"))
         person = rng.choice(sorted(where))
@@ -54,9 +62,9 @@ class _Carrying(_Story):
     """People move and carry objects; an object's places over time are recorded (qa2, qa3)."""
 
     def simulate(self, rng, events: int):
-        people = rng.sample(self.names, 2)
-        objects = rng.sample(self.objects, 2)
-        at = {p: rng.choice(self.places) for p in people}
+        people, (places, objects) = rng.sample(self.names, 2), self.things(rng)
+        objects = rng.sample(objects, 2)
+        at = {p: rng.choice(places) for p in people}
         facts = [as_fact(f"{p} {rng.choice(MOVES)} the {at[p]}") for p in people]
         holder: dict[str, str | None] = {o: None for o in objects}
         history: dict[str, list[str]] = {o: [] for o in objects}
@@ -75,7 +83,7 @@ class _Carrying(_Story):
                 holder[thing] = None
                 facts.append(as_fact(f"{person} {rng.choice(_DROPS)} the {thing}"))
             else:
-                at[person] = rng.choice([p for p in self.places if p != at[person]])
+                at[person] = rng.choice([p for p in places if p != at[person]])
                 facts.append(as_fact(f"{person} {rng.choice(MOVES)} the {at[person]}"))
                 for thing in held:
                     _visit(history[thing], at[person])
@@ -126,7 +134,7 @@ class TwoArgumentRelations(_Story):
     name = "qa4"
 
     def facts(self, rng):
-        a, b, c = rng.sample(self.places, 3)
+        a, b, c = rng.sample(self.things(rng)[0], 3)
         first, second = rng.choice(list(_OPPOSITE)), rng.choice(list(_OPPOSITE))
         facts = [as_fact(f"The {a} is {first} of the {b}"), as_fact(f"The {c} is {second} of the {a}")]
         near, relation, far = rng.choice([(a, first, b), (c, second, a)])
@@ -142,7 +150,7 @@ class ThreeArgumentRelations(_Story):
 
     def facts(self, rng):
         gifts, pairs = [], set()
-        for thing in rng.sample(self.objects, 3):
+        for thing in rng.sample(self.things(rng)[1], 3):
             giver, receiver = rng.sample(self.names, 2)
             while (giver, receiver) in pairs:  # one gift per pair, or "what did X give to Y" is ambiguous
                 giver, receiver = rng.sample(self.names, 2)

@@ -69,6 +69,16 @@ def made_up_word(rng: random.Random) -> str:
             return word
 
 
+def made_up_words(rng: random.Random, count: int) -> list[str]:
+    """``count`` distinct made-up words (a story's places or objects in training)."""
+    words: list[str] = []
+    while len(words) < count:
+        word = made_up_word(rng)
+        if word not in words:
+            words.append(word)
+    return words
+
+
 def part_of(words: list[str], part: str) -> list[str]:
     """The share of ``words`` that belongs to ``part`` ("train": even positions, "eval": odd ones)."""
     if part not in PARTS:
