@@ -3,7 +3,8 @@
 Every list is split by position: even entries belong to ``"train"``, odd ones to ``"eval"``. A model
 trained on the task mixture has therefore never seen the keys, values, names, places or objects that
 its evaluation asks about, nor the haystack texts (see :mod:`titans.eval.haystack`): what it recalls it
-must have read in the context.
+must have read in the context. The answers of training samples that are words (W's values, the
+stories' places and objects) are made up afresh instead (:func:`made_up_word`).
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ _CONSONANTS, _VOWELS = "bdfgklmnprstvz", "aeiou"
 
 
 def made_up_word(rng: random.Random) -> str:
-    """A pronounceable word of 2-4 consonant-vowel syllables that no list here holds: the W needle's
-    training value. With a list of a few dozen training words a small model learns the list's prior
-    (it answered one of them, whatever the needle said) before it learns to copy; a word drawn afresh
-    for every sample can only be copied."""
+    """A pronounceable word of 2-4 consonant-vowel syllables that no list here holds: a training value
+    of the W needle, and a training place or object of the bAbI stories. With a list of a few dozen
+    training words a small model learns the list's prior (it answered one of them, whatever the needle
+    said) before it learns to copy; a word drawn afresh for every sample can only be copied."""
     while True:
         word = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 4)))
         if word not in _LISTED:
