@@ -25,6 +25,8 @@ from titans.eval.grid import cell_samples, parse_length
 from titans.eval.recall import run_cell
 from titans.layers.neural_memory import NeuralMemory
 
+BATCH = 8  # prompts read side by side (titans eval's default)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -42,10 +44,11 @@ def main() -> None:
 
     def hook(index):
         def on_gates(module, inputs, output):
-            alpha_logits = output.chunk(3, dim=-1)[2]  # NeuralMemory._gates: (theta, eta, alpha) per head
+            theta, eta, alpha = output.chunk(3, dim=-1)  # the logits NeuralMemory._gates splits, per head
             if args.no_forget:
-                output = torch.cat([*output.chunk(3, dim=-1)[:2], torch.full_like(alpha_logits, float("-inf"))], -1)
-            kept[index].append(F.logsigmoid(-output.chunk(3, dim=-1)[2].float()).sum(1).mean(0))  # [heads]
+                alpha = torch.full_like(alpha, float("-inf"))
+                output = torch.cat([theta, eta, alpha], -1)
+            kept[index].append(F.logsigmoid(-alpha.float()).sum(1).mean(0))  # log(1 - alpha) over tokens: [heads]
             return output
         return on_gates
 
@@ -56,10 +59,10 @@ def main() -> None:
     for depth in (float(d) / 100 for d in args.depths.split(",")):
         for calls in kept.values():
             calls.clear()
-        result = run_cell(model, cell_samples(task, length, depth, args.samples, args.seed), batch=8, block=4096)
+        result = run_cell(model, cell_samples(task, length, depth, args.samples, args.seed), batch=BATCH, block=4096)
         gate = "alpha = 0" if args.no_forget else "learned gates"
         print(f"{args.length} depth {depth:.0%} ({gate}): {result.correct}/{result.total} recalled")
-        batches = -(-args.samples // 8)
+        batches = -(-args.samples // BATCH)
         for i, calls in kept.items():  # every batch reads the same number of tokens: average over batches
             share = (torch.stack(calls).sum(0) / batches).exp()
             print(f"  memory {i}: share of a write at the start that survives the decay, per head: "
