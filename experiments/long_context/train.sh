@@ -9,7 +9,7 @@
 #      PK + N, then PK + N + W, 1,200 steps each at lr 3e-4 (1e-3 diverged on prose), exported as VARIANT-mix.
 #   5. for the variants in LONGER (default: lmm), two more passkey stages from stage 3 on longer samples, lr 3e-4:
 #      300 steps on one row of 8K packed with samples of 2-8K bytes, then 200 on one row of 16K packed with
-#      samples of 4-16K (each about 25 minutes on one thread), exported as VARIANT-long (README, "Longer samples").
+#      samples of 4-16K (24.8 and 36.1 minutes on one thread, beside evaluations), exported as VARIANT-long (README, "Longer samples").
 # VARIANTS picks the models (default: every variant); one thread each, so two can run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -41,11 +41,12 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
         previous="$final"
         for stage in 8192:2048:300 16384:4096:200; do
             IFS=: read -r context shortest steps <<< "$stage"
+            out="runs/recall$((context / 1024))k-$variant"
             OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "$previous" \
                 --context "$context" --batch-tokens "$context" --task-min-length "$shortest" --task-questions 4 \
                 --steps "$steps" --warmup "$((steps / 10))" --lr 3e-4 --eval-every 100 --eval-tokens 16384 \
-                --no-progress --out "runs/recall$((context / 1024))k-$variant"
-            previous="runs/recall$((context / 1024))k-$variant"
+                --no-progress --out "$out"
+            previous="$out"
         done
         titans export "$previous" "$dir/checkpoints/$variant-long" --dtype bfloat16
     fi
