@@ -153,12 +153,15 @@ def test_training_samples_use_only_training_words(prose_haystack):
         assert key not in eval_keys
 
 
-def test_training_magic_words_are_made_up_and_evaluation_ones_listed(prose_haystack):
+def test_training_magic_words_are_random_letters_and_evaluation_ones_listed(prose_haystack):
     listed = set(KEYS + VALUES + NAMES + PLACES + OBJECTS)
     train = [MagicWord(prose_haystack, "train").facts(random.Random(i))[2] for i in range(200)]
     assert not listed & set(train)
     assert len(set(train)) > 150  # drawn afresh, not picked from a short list
-    assert all(w.isalpha() and w.islower() and 4 <= len(w) <= 8 for w in train)
+    assert all(w.isalpha() and w.islower() and 4 <= len(w) <= 9 for w in train)
+    # letters drawn uniformly, not consonant-vowel syllables: a shape a model could answer with
+    assert any(not all((c in "aeiou") == (i % 2 == 1) for i, c in enumerate(w)) for w in train)
+    assert len(set("".join(train))) == 26
     evaluation = {MagicWord(prose_haystack, "eval").facts(random.Random(i))[2] for i in range(200)}
     assert evaluation <= set(part_of(VALUES, "eval"))
 

@@ -3,7 +3,7 @@
 - ``pk``: a 5-7 digit pass key hidden in repeated filler sentences;
 - ``n``: a 7-digit "special magic number" for a key word, hidden in real prose;
 - ``w``: a "special magic word" for a key word, hidden in real prose (``value="uuid"`` asks for a UUID);
-  its training values are made-up words (:func:`titans.eval.vocabulary.made_up_word`), so that
+  its training values are random letters (:func:`titans.eval.vocabulary.random_letters`), so that
   only copying answers them.
 
 The needle is stated once; the question at the end repeats its opening words so that the answer is the
@@ -18,7 +18,7 @@ import uuid
 
 from .haystack import Haystack
 from .tasks import Task
-from .vocabulary import KEYS, VALUES, made_up_word, part_of
+from .vocabulary import KEYS, VALUES, part_of, random_letters
 
 
 class PassKey(Task):
@@ -58,7 +58,7 @@ class MagicWord(Task):
         if self.value == "uuid":
             answer = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         elif self.part == "train":
-            answer = made_up_word(rng)
+            answer = random_letters(rng)
         else:
             answer = rng.choice(part_of(VALUES, self.part))
         needle = f"One of the special magic words for {key} is: {answer}. ".encode()

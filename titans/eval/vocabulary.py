@@ -3,8 +3,9 @@
 Every list is split by position: even entries belong to ``"train"``, odd ones to ``"eval"``. A model
 trained on the task mixture has therefore never seen the keys, values, names, places or objects that
 its evaluation asks about, nor the haystack texts (see :mod:`titans.eval.haystack`): what it recalls it
-must have read in the context. The answers of training samples that are words (W's values, the
-stories' places and objects) are made up afresh instead (:func:`made_up_word`).
+must have read in the context. The answers of training samples that are words are drawn afresh instead:
+W's values are strings of random letters (:func:`random_letters`), the stories' places and objects
+made-up words (:func:`made_up_word`).
 """
 
 from __future__ import annotations
@@ -57,13 +58,24 @@ camera ladder mirror pencil scarf teapot umbrella drum kite
 
 _LISTED = frozenset(KEYS + VALUES + NAMES + PLACES + OBJECTS)
 _CONSONANTS, _VOWELS = "bdfgklmnprstvz", "aeiou"
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def random_letters(rng: random.Random) -> str:
+    """4-9 lowercase letters, each drawn uniformly: a training value of the W needle. A made-up word's
+    consonant-vowel shape was itself learned as the answer (the mixture model answered " nufu." whatever
+    the needle said: experiments/long_context/README.md); letters without a shape can only be copied."""
+    while True:
+        word = "".join(rng.choice(_LETTERS) for _ in range(rng.randint(4, 9)))
+        if word not in _LISTED:
+            return word
 
 
 def made_up_word(rng: random.Random) -> str:
-    """A pronounceable word of 2-4 consonant-vowel syllables that no list here holds: a training value
-    of the W needle, and a training place or object of the bAbI stories. With a list of a few dozen
-    training words a small model learns the list's prior (it answered one of them, whatever the needle
-    said) before it learns to copy; a word drawn afresh for every sample can only be copied."""
+    """A pronounceable word of 2-4 consonant-vowel syllables that no list here holds: a training place
+    or object of the bAbI stories. With a list of a few dozen training words a small model learns the
+    list's prior (it answered one of them, whatever the story said) before it learns to copy; a word
+    drawn afresh for every story can only be read from it."""
     while True:
         word = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 4)))
         if word not in _LISTED:
