@@ -20,6 +20,11 @@ this project's model for the reference's at a time (--help) (experiments/long_co
 It is also the first stage of the recall models' recipe: ``--config recall.toml --save DIR`` trains the
 recall models' shape on this copy and saves it for ``titans train --init DIR`` on the passkey task.
 
+``--task copy-letters`` draws the key from the letters a to z instead: the copy W's values need (the
+mixture stages did not teach it; README "The mixture model"); ``--task copy-rare-letters`` from k to z,
+letters the filler never holds, as it never holds a digit; ``--task copy-any`` from digits and letters
+both (the first stage of a model that is to copy N's numbers and W's words).
+
 ``--task where`` asks the same of bAbI qa1's lookup: two people's moves among the random letters, then
 "Where is NAME? Answer:", the place of that person's last move, the places made-up words so that no
 word list answers them; ``--init DIR`` starts from a trained model (a passkey model, say):
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 import random
 import time
@@ -50,15 +56,16 @@ from titans.layers.rope import RotaryEmbedding
 from titans.models.lm import TitansLM
 from titans.train.config import TrainConfig
 
-LETTERS, DIGITS = b"abcdefghij ", b"0123456789"
+LETTERS, DIGITS, ALPHABET = b"abcdefghij ", b"0123456789", b"abcdefghijklmnopqrstuvwxyz"
 PLACE_LETTERS = "klmnopqrstuvwxyz"  # not the filler's letters: a place is never filler
 KEY_DIGITS = 6
 
 
-def copy_row(rng: random.Random, length: int) -> tuple[bytes, int]:
+def copy_row(rng: random.Random, length: int, alphabet: bytes = DIGITS) -> tuple[bytes, int]:
     """``length + 1`` bytes of random letters holding ``k=DDDDDD;`` once and ending with ``k=DDDDDD;``,
-    and how many bytes at the end are scored (the key's digits and ``;``)."""
-    key = bytes(rng.choice(DIGITS) for _ in range(KEY_DIGITS))
+    and how many bytes at the end are scored (the key's digits and ``;``). ``alphabet`` is what the key
+    is drawn from (``--task copy-letters``: a to z, the shape of W's values)."""
+    key = bytes(rng.choice(alphabet) for _ in range(KEY_DIGITS))
     needle, question = b"k=" + key + b";", b"k="
     room = length + 1 - len(needle) - len(question) - len(key) - 1
     filler = bytes(rng.choice(LETTERS) for _ in range(room))
@@ -89,7 +96,9 @@ def where_row(rng: random.Random, length: int) -> tuple[bytes, int]:
     return body + question + answer, len(answer) - 1  # the leading space is not scored
 
 
-ROWS = {"copy": copy_row, "where": where_row}
+ROWS = {"copy": copy_row, "copy-letters": functools.partial(copy_row, alphabet=ALPHABET),
+        "copy-rare-letters": functools.partial(copy_row, alphabet=PLACE_LETTERS.encode()),
+        "copy-any": functools.partial(copy_row, alphabet=DIGITS + ALPHABET), "where": where_row}
 
 
 def batch(rng: random.Random, rows: int, length: int, task: str = "copy") -> tuple[torch.Tensor, torch.Tensor]:
@@ -139,7 +148,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=("titans", "reference"), default="titans")
     parser.add_argument("--task", choices=tuple(ROWS), default="copy",
-                        help="copy: the key after k= (default); where: qa1's lookup with made-up places")
+                        help="copy: the digits after k= (default); copy-letters, copy-rare-letters, copy-any: "
+                             "letters (a-z; k-z, none in the filler; digits and a-z) after k=; "
+                             "where: qa1's lookup with made-up places")
     parser.add_argument("--init", default=None, metavar="DIR",
                         help="titans: start from this save_pretrained folder (e.g. a passkey model) instead of "
                              "a fresh model; its shape replaces --config and --variant")

@@ -15,7 +15,7 @@ probe = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(probe)
 
 
-@pytest.mark.parametrize("task,length", [("copy", 128), ("where", 192), ("where", 512)])
+@pytest.mark.parametrize("task,length", [("copy", 128), ("copy-letters", 128), ("where", 192), ("where", 512)])
 def test_rows_fill_the_length_and_score_the_answer(task, length):
     tokens, scored = probe.batch(random.Random(3), 16, length, task)
     assert tokens.shape == (16, length + 1) and scored.shape == (16, length)
@@ -25,6 +25,21 @@ def test_rows_fill_the_length_and_score_the_answer(task, length):
         assert text.endswith(answer) and answer[-1:] in (b";", b".")
         # the scored bytes are the row's last ones, in one run
         assert marks[-len(answer):].all() and not marks[:-len(answer)].any()
+
+
+@pytest.mark.parametrize("task,alphabet", [("copy", "0123456789"), ("copy-letters", "abcdefghijklmnopqrstuvwxyz"),
+                                            ("copy-rare-letters", "klmnopqrstuvwxyz"),
+                                            ("copy-any", "0123456789abcdefghijklmnopqrstuvwxyz")])
+def test_copy_rows_repeat_the_key_drawn_from_their_alphabet(task, alphabet):
+    keys = set()
+    for seed in range(40):
+        tokens, _ = probe.batch(random.Random(seed), 1, 128, task)
+        text = bytes(tokens[0].tolist()).decode()
+        stated = re.findall(r"k=(\w{6});", text)
+        assert len(stated) == 2 and stated[0] == stated[1] and text.endswith(f"k={stated[0]};")
+        assert set(stated[0]) <= set(alphabet)
+        keys.update(stated[0])
+    assert len(keys) > len(alphabet) * 3 // 4  # the whole alphabet, not a few symbols of it
 
 
 def test_where_answers_the_asked_persons_last_move():
