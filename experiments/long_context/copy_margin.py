@@ -1,0 +1,55 @@
+"""Does a model read W's value from the needle, before it answers exactly? (the W attempts of the README)
+
+Exact match says nothing until a whole word is right. This reads, on W samples (evaluation part, the
+needle at depth 50 %), the log-probability the model gives each letter of the needle's value after the
+question, teacher-forced, and the same for another sample's value in the same prompt. A model that
+ignores the needle gives both the same; the gap is what the copy adds, per letter and at the first letter
+(the one the lookup must find):
+
+    python experiments/long_context/copy_margin.py experiments/long_context/checkpoints/lmm-mix
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from titans.cli.loading import load_trained
+from titans.eval.catalog import make_tasks
+from titans.eval.tasks import sample_seed
+
+
+@torch.no_grad()
+def answer_log_probs(model, prompt: bytes, answer: str) -> torch.Tensor:
+    """log p of each byte of ``answer`` after ``prompt + " "``, teacher-forced."""
+    tokens = torch.tensor([list(prompt + b" " + answer.encode())])
+    log_probs = model(tokens[:, :-1])[0].log_softmax(-1)[0]
+    at = torch.arange(tokens.shape[1] - 1 - len(answer), tokens.shape[1] - 1)
+    return log_probs[at, tokens[0, -len(answer):]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="run folder, checkpoint folder, or save_pretrained folder")
+    parser.add_argument("--length", type=int, default=512, help="prompt bytes (default: 512)")
+    parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    model, _ = load_trained(args.checkpoint)
+    task = make_tasks(["w"], "eval")["w"]
+    samples = [task.sample(args.length, 0.5, sample_seed("copy-margin", i, args.seed)) for i in range(args.samples)]
+    totals = torch.zeros(4)
+    for i, sample in enumerate(samples):
+        other = samples[(i + 1) % len(samples)].answer
+        own, foreign = answer_log_probs(model, sample.prompt, sample.answer), answer_log_probs(model, sample.prompt, other)
+        totals += torch.tensor([own.mean(), foreign.mean(), own[0], foreign[0]])
+    own, foreign, own_first, foreign_first = (totals / len(samples)).tolist()
+    print(f"{args.checkpoint}: log p per letter, the needle's value {own:.2f}, another's {foreign:.2f} "
+          f"(gap {own - foreign:.2f}); first letter {own_first:.2f} and {foreign_first:.2f} "
+          f"(gap {own_first - foreign_first:.2f}); {args.samples} samples of {args.length} bytes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""experiments/long_context/copy_margin.py: the teacher-forced log-probabilities of an answer."""
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "long_context" / "copy_margin.py"
+spec = importlib.util.spec_from_file_location("copy_margin", SCRIPT)
+copy_margin = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(copy_margin)
+
+
+class Predicts:
+    """A stand-in model that puts probability 0.9 on ``text``'s next byte at every position."""
+
+    def __init__(self, text: bytes):
+        self.text = text
+
+    def __call__(self, tokens):
+        following = torch.tensor([list(self.text[1:tokens.shape[1] + 1])])
+        logits = torch.zeros(1, tokens.shape[1], 256)
+        logits.scatter_(-1, following.unsqueeze(-1), math.log(0.9 / 0.1 * 255))  # 0.9 against 255 others' 0.1
+        return (logits,)
+
+
+def test_the_answers_bytes_are_read_after_the_prompt_and_a_space():
+    prompt, answer = b"the magic word is: parcel. It is", "parcel"
+    model = Predicts(prompt + b" " + answer.encode())
+    own = copy_margin.answer_log_probs(model, prompt, answer)
+    assert own.shape == (len(answer),)
+    assert own.exp() == pytest.approx(torch.full((6,), 0.9), abs=1e-4)
+    # another value in the same prompt: every byte but a shared one is one the model did not predict
+    foreign = copy_margin.answer_log_probs(model, prompt, "pillow")
+    assert foreign[0].exp().item() == pytest.approx(0.9, abs=1e-4)  # the shared first letter
+    assert (foreign[1:].exp() < 1e-3).all()
+
+
+def test_uniform_predictions_give_no_gap():
+    uniform = lambda tokens: (torch.zeros(1, tokens.shape[1], 256),)
+    own = copy_margin.answer_log_probs(uniform, b"x" * 20, "abc")
+    assert own.tolist() == pytest.approx([-math.log(256)] * 3)
