@@ -31,7 +31,7 @@ def main() -> None:
         cells = []
         for n in lengths:
             correct, total = by_length.get(n, (0, 0))
-            cells.append(f"{100 * correct / total:.0f} ({total})" if total else "—")
+            cells.append(f"{100 * correct / total:.1f} ({total})" if total else "—")
         print(f"| {task} | {variant} | " + " | ".join(cells) + " |")
 
 
