@@ -10,6 +10,9 @@
 #   5. for the variants in LONGER (default: lmm), two more passkey stages from stage 3 on longer samples, lr 3e-4:
 #      300 steps on one row of 8K packed with samples of 2-8K bytes, then 200 on one row of 16K packed with
 #      samples of 4-16K (24.8 and 36.1 minutes on one thread, beside evaluations), exported as VARIANT-long (README, "Longer samples").
+#   6. for the variants in WORDS (default: lmm), a model that copies letters as well as digits, from a fresh
+#      start: the copy stage on keys of digits and letters (600 + 400 steps), then PK + N + W at 512 bytes
+#      (1,200 steps), with W half of the mixture (900), then at 2K (1,200), exported as VARIANT-w (README, "W").
 # VARIANTS picks the models (default: every variant); one thread each, so two can run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,5 +52,21 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
             previous="$out"
         done
         titans export "$previous" "$dir/checkpoints/$variant-long" --dtype bfloat16
+    fi
+    if [[ " ${WORDS-lmm} " == *" $variant "* ]]; then
+        OMP_NUM_THREADS=1 python "$dir/induction_probe.py" --config "$dir/recall.toml" --variant "$variant" \
+            --task copy-any --length 128 --steps 600 --save "runs/copyany-$variant"
+        OMP_NUM_THREADS=1 python "$dir/induction_probe.py" --init "runs/copyany-$variant" --task copy-any \
+            --length 128 --steps 400 --seed 1 --save "runs/copyany2-$variant"
+        previous="runs/copyany2-$variant"
+        for stage in pk,n,w:512:1200:128:1:1e-3 pk,n,w,w:512:900:128:1:1e-3 pk,n,w,w:2048:1200:512:4:3e-4; do
+            IFS=: read -r mixture context steps shortest questions lr <<< "$stage"
+            out="runs/words-${mixture//,/}-$context-$variant"
+            OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "$previous" \
+                --data "tasks:$mixture" --context "$context" --task-min-length "$shortest" \
+                --task-questions "$questions" --steps "$steps" --lr "$lr" --no-progress --out "$out"
+            previous="$out"
+        done
+        titans export "$previous" "$dir/checkpoints/$variant-w" --dtype bfloat16
     fi
 done

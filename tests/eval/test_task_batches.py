@@ -85,6 +85,13 @@ def test_batches_are_a_function_of_seed_and_index():
     assert a.is_lane_start(7)
 
 
+def test_a_task_named_twice_is_drawn_twice_as_often():
+    assert parse_mixture("tasks:pk,w,w") == ["pk", "w", "w"]
+    batches = TaskBatches(["pk", "w", "w"], 1, 512)
+    drawn = [batches._draw(index, 0, 0)[0] for index in range(600)]
+    assert 0.6 < drawn.count("w") / len(drawn) < 0.73  # 2 / 3, not 1 / 2
+
+
 def test_mixture_names_parse():
     assert parse_mixture("tasks:pk, n") == ["pk", "n"]
     assert len(parse_mixture("tasks:all")) == 8

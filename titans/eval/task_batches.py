@@ -42,7 +42,8 @@ def is_task_mixture(data: str) -> bool:
 
 
 def parse_mixture(data: str) -> list[str]:
-    """``"tasks:pk,n,w"`` -> ``["pk", "n", "w"]``; ``"tasks:all"`` -> every task."""
+    """``"tasks:pk,n,w"`` -> ``["pk", "n", "w"]``; ``"tasks:all"`` -> every task. A name given twice is
+    drawn twice as often (``"tasks:pk,n,w,w"``: half the samples W)."""
     names = [n.strip() for n in data.removeprefix(TASK_DATA_PREFIX).split(",") if n.strip()]
     if names == ["all"]:
         return list(TASKS)

@@ -25,7 +25,7 @@ class TrainConfig:
     data: str = "wikipedia"
     """A corpus recipe (wikipedia, shakespeare, milton, austen; DNA: bacteria, ecoli, klebsiella, drosophila), a
     path (text file, folder of .txt, enwik8, text8, FASTA), or a long-context task mixture such as tasks:pk,n,w
-    or tasks:all (answers scored only; titans.eval)."""
+    or tasks:all (answers scored only; titans.eval; a task named twice is drawn twice as often)."""
     task_questions: int = 1
     """Questions per sample of a task mixture: the last ends the sample; the others are asked, and answered,
     at random places after the facts (more copy targets per step, at every distance)."""
