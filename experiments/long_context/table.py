@@ -10,7 +10,7 @@ from pathlib import Path
 from titans.eval.grid import length_label
 
 RESULTS = Path(__file__).parent / "results"
-VARIANTS = ("mac", "mag", "mal", "lmm", "lmm-long", "lmm-mix", "swa", "transformer")
+VARIANTS = ("mac", "mag", "mal", "lmm", "lmm-long", "lmm-mix", "lmm-w", "swa", "transformer")
 
 
 def main() -> None:
