@@ -6,8 +6,9 @@
   its training values are random letters (:func:`titans.eval.vocabulary.random_letters`), so that
   only copying answers them.
 
-The needle is stated once; the question at the end repeats its opening words so that the answer is the
-continuation (a base model needs no instruction). Key and value words come from
+The needle is stated once; the question at the end asks for the value and ends where the answer
+follows ("... The pass key is", repeating the needle's words; "... It is" for N and W), so that the
+answer is the continuation (a base model needs no instruction). Key and value words come from
 :mod:`titans.eval.vocabulary`, the training and evaluation parts disjoint.
 """
 
