@@ -40,6 +40,7 @@ import dataclasses
 import functools
 import math
 import random
+import string
 import time
 
 import torch
@@ -56,7 +57,7 @@ from titans.layers.rope import RotaryEmbedding
 from titans.models.lm import TitansLM
 from titans.train.config import TrainConfig
 
-LETTERS, DIGITS, ALPHABET = b"abcdefghij ", b"0123456789", b"abcdefghijklmnopqrstuvwxyz"
+LETTERS, DIGITS, ALPHABET = b"abcdefghij ", string.digits.encode(), string.ascii_lowercase.encode()
 PLACE_LETTERS = "klmnopqrstuvwxyz"  # not the filler's letters: a place is never filler
 KEY_DIGITS = 6
 

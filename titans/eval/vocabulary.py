@@ -11,6 +11,8 @@ made-up words (:func:`made_up_word`).
 from __future__ import annotations
 
 import random
+import string
+from collections.abc import Callable
 
 PARTS = ("train", "eval")
 
@@ -58,17 +60,21 @@ camera ladder mirror pencil scarf teapot umbrella drum kite
 
 _LISTED = frozenset(KEYS + VALUES + NAMES + PLACES + OBJECTS)
 _CONSONANTS, _VOWELS = "bdfgklmnprstvz", "aeiou"
-_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _unlisted(draw: Callable[[], str]) -> str:
+    """The first word ``draw()`` gives that no list here holds (a training answer is never a listed word)."""
+    while True:
+        word = draw()
+        if word not in _LISTED:
+            return word
 
 
 def random_letters(rng: random.Random) -> str:
     """4-9 lowercase letters, each drawn uniformly: a training value of the W needle. A made-up word's
     consonant-vowel shape was itself learned as the answer (the mixture model answered " nufu." whatever
     the needle said: experiments/long_context/README.md); letters without a shape can only be copied."""
-    while True:
-        word = "".join(rng.choice(_LETTERS) for _ in range(rng.randint(4, 9)))
-        if word not in _LISTED:
-            return word
+    return _unlisted(lambda: "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 9))))
 
 
 def made_up_word(rng: random.Random) -> str:
@@ -76,10 +82,7 @@ def made_up_word(rng: random.Random) -> str:
     or object of the bAbI stories. With a list of a few dozen training words a small model learns the
     list's prior (it answered one of them, whatever the story said) before it learns to copy; a word
     drawn afresh for every story can only be read from it."""
-    while True:
-        word = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 4)))
-        if word not in _LISTED:
-            return word
+    return _unlisted(lambda: "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 4))))
 
 
 def made_up_words(rng: random.Random, count: int) -> list[str]:
