@@ -1,12 +1,13 @@
-"""Does a model read W's value from the needle, before it answers exactly? (the W attempts of the README)
+"""Does a model read a word answer from the context, before it answers exactly? (the README's W and qa1 attempts)
 
-Exact match says nothing until a whole word is right. This reads, on W samples (evaluation part, the
-needle at depth 50 %), the log-probability the model gives each letter of the needle's value after the
-question, teacher-forced, and the same for another sample's value in the same prompt. A model that
-ignores the needle gives both the same; the gap is what the copy adds, per letter and at the first letter
-(the one the lookup must find):
+Exact match says nothing until a whole word is right. This reads, on samples of a task whose answer is a
+word (W by default, or a bAbI task; evaluation part, a needle at depth 50 %), the log-probability the
+model gives each letter of the answer after the question, teacher-forced, and the same for another
+sample's (different) answer in the same prompt. A model that ignores the context gives both the same;
+the gap is what the copy adds, per letter and at the first letter (the one the lookup must find):
 
     python experiments/long_context/copy_margin.py experiments/long_context/checkpoints/lmm-mix
+    python experiments/long_context/copy_margin.py experiments/long_context/checkpoints/lmm-w --task qa1
 """
 
 from __future__ import annotations
@@ -35,20 +36,24 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=512, help="prompt bytes (default: 512)")
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--task", default="w", choices=("w", "qa1", "qa2", "qa3", "qa4", "qa5"))
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, _ = load_trained(args.checkpoint)
-    task = make_tasks(["w"], "eval")["w"]
+    task = make_tasks([args.task], "eval")[args.task]
     samples = [task.sample(args.length, 0.5, sample_seed("copy-margin", i, args.seed)) for i in range(args.samples)]
+    if len({sample.answer for sample in samples}) < 2:
+        raise SystemExit(f"all {args.samples} samples have the answer {samples[0].answer!r}: ask for more --samples")
     totals = torch.zeros(4)
     for i, sample in enumerate(samples):
-        other = samples[(i + 1) % len(samples)].answer
+        # the next sample with another answer (a bAbI task has ten evaluation places)
+        other = next(s.answer for s in samples[i + 1:] + samples[:i] if s.answer != sample.answer)
         own, foreign = answer_log_probs(model, sample.prompt, sample.answer), answer_log_probs(model, sample.prompt, other)
         totals += torch.tensor([own.mean(), foreign.mean(), own[0], foreign[0]])
     own, foreign, own_first, foreign_first = (totals / len(samples)).tolist()
     print(f"{args.checkpoint}: log p per letter, the needle's value {own:.2f}, another's {foreign:.2f} "
           f"(gap {own - foreign:.2f}); first letter {own_first:.2f} and {foreign_first:.2f} "
-          f"(gap {own_first - foreign_first:.2f}); {args.samples} samples of {args.length} bytes")
+          f"(gap {own_first - foreign_first:.2f}); {args.samples} {args.task} samples of {args.length} bytes")
 
 
 if __name__ == "__main__":

@@ -167,10 +167,12 @@ def test_training_magic_words_are_random_letters_and_evaluation_ones_listed(pros
 
 
 @pytest.mark.parametrize("cls", [SingleFact, TwoFacts, ThreeFacts, TwoArgumentRelations], ids=lambda c: c.name)
-def test_training_stories_have_made_up_places_and_evaluation_ones_listed_places(cls, prose_haystack):
+def test_training_stories_have_random_letter_places_and_evaluation_ones_listed_places(cls, prose_haystack):
     train = [cls(prose_haystack, "train").facts(random.Random(i))[2] for i in range(60)]
     assert not set(train) & set(PLACES)
     assert len(set(train)) > 40  # drawn afresh per story, not ten places over and over
+    assert all(w.isalpha() and w.islower() and 4 <= len(w) <= 9 for w in train)
+    assert len(set("".join(train))) > 20  # any letter, not the consonant-vowel words a model answered with
     evaluation = {cls(prose_haystack, "eval").facts(random.Random(i))[2] for i in range(60)}
     assert evaluation <= set(part_of(PLACES, "eval"))
 

@@ -5,14 +5,14 @@ between places, pick up, drop and hand over objects, and the question needs one,
 facts (qa1-qa3) or a two- or three-argument relation (qa4, qa5). The facts keep their order and are
 spread at random positions through a stretch of real prose, as BABILong does; the answer is one word.
 Names, places and objects come from :mod:`titans.eval.vocabulary` (training and evaluation disjoint);
-in training, places and objects are made-up words drawn afresh for every story, so that an answer can
+in training, places and objects are random letters drawn afresh for every story, so that an answer can
 only be read from the story (from the training lists' ten places a model learns to answer one of them).
 """
 
 from __future__ import annotations
 
 from .tasks import Task
-from .vocabulary import NAMES, OBJECTS, PLACES, made_up_words, part_of
+from .vocabulary import NAMES, OBJECTS, PLACES, random_words, part_of
 
 MOVES = ("went to", "moved to", "journeyed to", "travelled to", "went back to")
 _TAKES = ("picked up", "got", "grabbed", "took")
@@ -36,10 +36,10 @@ class _Story(Task):
         self.names, self.places, self.objects = (part_of(w, part) for w in (NAMES, PLACES, OBJECTS))
 
     def things(self, rng) -> tuple[list[str], list[str]]:
-        """The places and objects of one story: the part's lists, or in training as many made-up words."""
+        """The places and objects of one story: the part's lists, or in training as many random-letter words."""
         if self.part != "train":
             return self.places, self.objects
-        return made_up_words(rng, len(self.places)), made_up_words(rng, len(self.objects))
+        return random_words(rng, len(self.places)), random_words(rng, len(self.objects))
 
 
 class SingleFact(_Story):

@@ -4,8 +4,7 @@ Every list is split by position: even entries belong to ``"train"``, odd ones to
 trained on the task mixture has therefore never seen the keys, values, names, places or objects that
 its evaluation asks about, nor the haystack texts (see :mod:`titans.eval.haystack`): what it recalls it
 must have read in the context. The answers of training samples that are words are drawn afresh instead:
-W's values are strings of random letters (:func:`random_letters`), the stories' places and objects
-made-up words (:func:`made_up_word`).
+W's values and the stories' places and objects are strings of random letters (:func:`random_letters`).
 """
 
 from __future__ import annotations
@@ -59,7 +58,6 @@ camera ladder mirror pencil scarf teapot umbrella drum kite
 
 
 _LISTED = frozenset(KEYS + VALUES + NAMES + PLACES + OBJECTS)
-_CONSONANTS, _VOWELS = "bdfgklmnprstvz", "aeiou"
 
 
 def _unlisted(draw: Callable[[], str]) -> str:
@@ -71,25 +69,18 @@ def _unlisted(draw: Callable[[], str]) -> str:
 
 
 def random_letters(rng: random.Random) -> str:
-    """4-9 lowercase letters, each drawn uniformly: a training value of the W needle. A made-up word's
-    consonant-vowel shape was itself learned as the answer (the mixture model answered " nufu." whatever
-    the needle said: experiments/long_context/README.md); letters without a shape can only be copied."""
+    """4-9 lowercase letters, each drawn uniformly: a training value of the W needle, place or object of
+    a story. Made-up consonant-vowel words were tried first: their shape was itself learned as the answer
+    (the mixture model answered " nufu." whatever the needle said, a qa1 stage " rora." whatever the
+    story said: experiments/long_context/README.md); letters without a shape can only be copied."""
     return _unlisted(lambda: "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 9))))
 
 
-def made_up_word(rng: random.Random) -> str:
-    """A pronounceable word of 2-4 consonant-vowel syllables that no list here holds: a training place
-    or object of the bAbI stories. With a list of a few dozen training words a small model learns the
-    list's prior (it answered one of them, whatever the story said) before it learns to copy; a word
-    drawn afresh for every story can only be read from it."""
-    return _unlisted(lambda: "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 4))))
-
-
-def made_up_words(rng: random.Random, count: int) -> list[str]:
-    """``count`` distinct made-up words (a story's places or objects in training)."""
+def random_words(rng: random.Random, count: int) -> list[str]:
+    """``count`` distinct :func:`random_letters` words: a story's places or objects in training."""
     words: list[str] = []
     while len(words) < count:
-        word = made_up_word(rng)
+        word = random_letters(rng)
         if word not in words:
             words.append(word)
     return words
