@@ -9,7 +9,7 @@ from titans import TitansConfig, TitansLM
 from titans.cli import main
 from titans.eval.grid import cell_samples, length_label, parse_length, run_grid
 from titans.eval.needles import PassKey
-from titans.eval.recall import answer_samples, extract_answer, is_correct
+from titans.eval.recall import answer_samples, extract_answer, is_correct, run_cell
 from titans.eval.tasks import Sample
 
 
@@ -67,6 +67,21 @@ def test_reading_in_blocks_answers_as_reading_at_once():
     assert [a.output for a in whole] == [a.output for a in pieces]
 
 
+def test_a_story_cell_counts_what_the_last_facts_word_would_answer():
+    prompt = b"Mary went to the attic. Some prose. John moved to the garden. More.\nWhere is Mary? Answer:"
+    spans = ((0, 24), (36, 62))
+    assert prompt[36:62] == b"John moved to the garden. "
+    samples = [Sample(prompt, "attic", "qa1", None, spans), Sample(prompt, "garden", "qa1", None, spans)]
+    assert [s.last_fact_word for s in samples] == ["garden", "garden"]
+    cell = run_cell(Oracle(b" attic.", len(prompt)), samples, batch=2, block=64)
+    assert (cell.correct, cell.recency) == (1, 1)
+    assert cell.to_dict()["recency_baseline"] == 1
+    # a needle task has a depth and no such baseline
+    needle = run_cell(Oracle(b" 1.", 5), [Sample(b"abcde", "1", "pk", 0.5, ((0, 2),))], batch=1, block=8)
+    assert needle.recency is None and "recency_baseline" not in needle.to_dict()
+    assert Sample(b"abc", "x", "qa1", None).last_fact_word == ""
+
+
 def test_lengths_parse_and_print():
     assert parse_length("16K") == 16384 and parse_length("1M") == 2**20 and parse_length("1000000") == 10**6
     assert length_label(16384) == "16K" and length_label(10**6) == "1,000,000"
@@ -94,6 +109,7 @@ def test_cli_niah_end_to_end(tiny_model_dir, prose_file, tmp_path, capsys):
     for task in ("pk", "n", "w"):
         assert (out / f"heatmap-{task}.png").stat().st_size > 1000
     assert "| pk |" in (out / "results.md").read_text()
+    assert "last fact" not in (out / "results.md").read_text()
 
 
 def test_cli_babilong_end_to_end(tiny_model_dir, prose_file, tmp_path):
@@ -102,6 +118,8 @@ def test_cli_babilong_end_to_end(tiny_model_dir, prose_file, tmp_path):
           str(prose_file), "--out", str(out)])
     result = json.loads((out / "results.json").read_text())
     assert [c["task"] for c in result["cells"]] == ["qa1", "qa2", "qa3", "qa4", "qa5"]
+    assert all(0 <= c["recency_baseline"] <= c["total"] for c in result["cells"])
+    assert "| qa1: the last fact's word |" in (out / "results.md").read_text()
     assert not list(out.glob("*.png"))  # no depth axis: a table, no heatmap
 
 

@@ -97,6 +97,8 @@ class CellResult:
     examples: list[dict]
     rss_trace: list[tuple[int, float]]
     """(bytes read, RSS MiB) after every block of the cell's first batch: memory against context."""
+    recency: int | None = None
+    """Stories only: how many samples answering the last fact's last word would get right (a baseline)."""
 
     @property
     def accuracy(self) -> float:
@@ -105,7 +107,8 @@ class CellResult:
     def to_dict(self) -> dict:
         return {"task": self.task, "length": self.length, "depth": self.depth, "accuracy": self.accuracy,
                 "correct": self.correct, "total": self.total, "seconds": self.seconds,
-                "peak_rss_mib": self.peak_rss_mib, "examples": self.examples, "rss_trace": self.rss_trace}
+                "peak_rss_mib": self.peak_rss_mib, "examples": self.examples, "rss_trace": self.rss_trace,
+                **({} if self.recency is None else {"recency_baseline": self.recency})}
 
 
 def run_cell(model, samples: list[Sample], *, batch: int, block: int, device="cpu",
@@ -129,5 +132,7 @@ def run_cell(model, samples: list[Sample], *, batch: int, block: int, device="cp
                 examples.append({"answer": answered.sample.answer,
                                  "output": answered.output.decode("utf-8", errors="replace")})
     first = samples[0]
+    # a story's facts are scattered (no depth): the recency baseline says whether the model beats it
+    recency = sum(s.last_fact_word == s.answer for s in samples) if first.depth is None else None
     return CellResult(first.task, len(first.prompt), first.depth, correct, len(samples),
-                      time.perf_counter() - began, peak, examples, trace)
+                      time.perf_counter() - began, peak, examples, trace, recency)

@@ -20,18 +20,24 @@ def by_length(cells: list[CellResult]) -> dict[tuple[str, int], tuple[int, int]]
 
 
 def markdown_table(cells: list[CellResult], model: str) -> str:
-    """One row per task, one column per length: accuracy % (samples), depths pooled."""
+    """One row per task, one column per length: accuracy % (samples), depths pooled. A story task
+    (bAbI) gets a second row: the recency baseline, answering the last fact's last word."""
     totals = by_length(cells)
+    recency = {(c.task, c.length): (c.recency, c.total) for c in cells if c.recency is not None}
     tasks = list(dict.fromkeys(c.task for c in cells))
     lengths = sorted({c.length for c in cells})
     lines = [f"| {model} | " + " | ".join(length_label(n) for n in lengths) + " |",
              "|---|" + "---|" * len(lengths)]
+
+    def row(label: str, task: str, counts: dict) -> str:
+        shown = [f"{100 * counts[task, n][0] / counts[task, n][1]:.1f} ({counts[task, n][1]})"
+                 if (task, n) in counts else "—" for n in lengths]
+        return f"| {label} | " + " | ".join(shown) + " |"
+
     for task in tasks:
-        row = []
-        for n in lengths:
-            correct, total = totals.get((task, n), (0, 0))
-            row.append(f"{100 * correct / total:.1f} ({total})" if total else "—")
-        lines.append(f"| {task} | " + " | ".join(row) + " |")
+        lines.append(row(task, task, totals))
+        if any(key[0] == task for key in recency):
+            lines.append(row(f"{task}: the last fact's word", task, recency))
     return "\n".join(lines) + "\n"
 
 

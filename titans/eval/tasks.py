@@ -31,6 +31,17 @@ class Sample:
     """(start, end) of every needle or fact in the prompt (training scores them: see task_batches)."""
 
     @property
+    def last_fact_word(self) -> str:
+        """The last word of the last fact in the prompt: what answering by recency alone says. A bAbI
+        model that scores no better than this has not read the question (qa1's last move is often
+        the person asked about)."""
+        if not self.fact_spans:
+            return ""
+        start, end = self.fact_spans[-1]
+        words = self.prompt[start:end].decode("utf-8", errors="replace").rstrip(". ").split()
+        return words[-1] if words else ""
+
+    @property
     def completion(self) -> bytes:
         """What a perfect model writes after the prompt: a space, the answer, the end mark."""
         return b" " + self.answer.encode() + ANSWER_END
