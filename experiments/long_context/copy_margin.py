@@ -1,10 +1,11 @@
 """Does a model read a word answer from the context, before it answers exactly? (the README's W and qa1 attempts)
 
 Exact match says nothing until a whole word is right. This reads, on samples of a task whose answer is a
-word (W by default, or a bAbI task; evaluation part, a needle at depth 50 %), the log-probability the
-model gives each letter of the answer after the question, teacher-forced, and the same for another
-sample's (different) answer in the same prompt. A model that ignores the context gives both the same;
-the gap is what the copy adds, per letter and at the first letter (the one the lookup must find):
+word (W by default, its needle at depth 50 %, or a bAbI task; evaluation part), the log-probability the
+model gives each letter of the answer after the question, teacher-forced, and the same for a distractor:
+another sample's answer of the same kind that this prompt does not hold. A model that ignores the
+context gives both the same; the gap is what the copy adds, per letter and at the first letter (the one
+the lookup must find):
 
     python experiments/long_context/copy_margin.py experiments/long_context/checkpoints/lmm-mix
     python experiments/long_context/copy_margin.py experiments/long_context/checkpoints/lmm-w --task qa1
@@ -30,6 +31,19 @@ def answer_log_probs(model, prompt: bytes, answer: str) -> torch.Tensor:
     return log_probs[at, tokens[0, -len(answer):]]
 
 
+def distractor(samples: list, i: int) -> str | None:
+    """The answer sample ``i`` is compared against: the next sample's answer that differs from its own,
+    is of its kind (a name or a word: a capital letter scores low for a word whatever the model read),
+    and is not in its prompt (a bAbI story names several places; one it holds may be read from it);
+    any of its kind if every one is in the prompt; None if none differs."""
+    own = samples[i]
+    kind = own.answer[:1].isupper()
+    others = [s.answer for s in samples[i + 1:] + samples[:i]
+              if s.answer != own.answer and s.answer[:1].isupper() == kind]
+    absent = [a for a in others if f" {a}".encode() not in own.prompt]
+    return next(iter(absent or others), None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="run folder, checkpoint folder, or save_pretrained folder")
@@ -42,18 +56,21 @@ def main() -> None:
     model, _ = load_trained(args.checkpoint)
     task = make_tasks([args.task], "eval")[args.task]
     samples = [task.sample(args.length, 0.5, sample_seed("copy-margin", i, args.seed)) for i in range(args.samples)]
-    if len({sample.answer for sample in samples}) < 2:
-        raise SystemExit(f"all {args.samples} samples have the answer {samples[0].answer!r}: ask for more --samples")
-    totals = torch.zeros(4)
+    totals, compared = torch.zeros(4), 0
     for i, sample in enumerate(samples):
-        # the next sample with another answer (a bAbI task has ten evaluation places)
-        other = next(s.answer for s in samples[i + 1:] + samples[:i] if s.answer != sample.answer)
+        other = distractor(samples, i)
+        if other is None:
+            continue
         own, foreign = answer_log_probs(model, sample.prompt, sample.answer), answer_log_probs(model, sample.prompt, other)
         totals += torch.tensor([own.mean(), foreign.mean(), own[0], foreign[0]])
-    own, foreign, own_first, foreign_first = (totals / len(samples)).tolist()
-    print(f"{args.checkpoint}: log p per letter, the needle's value {own:.2f}, another's {foreign:.2f} "
+        compared += 1
+    if not compared:
+        raise SystemExit(f"no sample of {args.samples} has a distractor (another answer of its kind): "
+                         "ask for more --samples")
+    own, foreign, own_first, foreign_first = (totals / compared).tolist()
+    print(f"{args.checkpoint}: log p per letter, the answer {own:.2f}, a distractor {foreign:.2f} "
           f"(gap {own - foreign:.2f}); first letter {own_first:.2f} and {foreign_first:.2f} "
-          f"(gap {own_first - foreign_first:.2f}); {args.samples} {args.task} samples of {args.length} bytes")
+          f"(gap {own_first - foreign_first:.2f}); {compared} {args.task} samples of {args.length} bytes")
 
 
 if __name__ == "__main__":

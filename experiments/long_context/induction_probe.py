@@ -26,7 +26,7 @@ letters the filler never holds, as it never holds a digit; ``--task copy-any`` f
 both (the first stage of a model that is to copy N's numbers and W's words).
 
 ``--task where`` asks the same of bAbI qa1's lookup: two people's moves among the random letters, then
-"Where is NAME? Answer:", the place of that person's last move, the places made-up words so that no
+"Where is NAME? Answer:", the place of that person's last move, the places random letters so that no
 word list answers them; ``--init DIR`` starts from a trained model (a passkey model, say):
 
     python experiments/long_context/induction_probe.py --task where --init experiments/long_context/checkpoints/mal \
@@ -75,7 +75,7 @@ def copy_row(rng: random.Random, length: int, alphabet: bytes = DIGITS) -> tuple
 
 
 def where_row(rng: random.Random, length: int) -> tuple[bytes, int]:
-    """bAbI qa1's lookup with made-up places: two people's moves ("Henry went to the qzvk. ") among
+    """bAbI qa1's lookup with random-letter places: two people's moves ("Henry went to the qzvk. ") among
     random letters, then "Where is Henry? Answer: " and the place of that person's last move. The places
     are random letters, so no prior over a word list can answer: the model has to bind the name asked
     about to that person's last move and copy the place (the answer and its "." are scored)."""
@@ -151,7 +151,7 @@ def main() -> None:
     parser.add_argument("--task", choices=tuple(ROWS), default="copy",
                         help="copy: the digits after k= (default); copy-letters, copy-rare-letters, copy-any: "
                              "letters (a-z; k-z, none in the filler; digits and a-z) after k=; "
-                             "where: qa1's lookup with made-up places")
+                             "where: qa1's lookup with random-letter places")
     parser.add_argument("--init", default=None, metavar="DIR",
                         help="titans: start from this save_pretrained folder (e.g. a passkey model) instead of "
                              "a fresh model; its shape replaces --config and --variant")

@@ -42,3 +42,19 @@ def test_uniform_predictions_give_no_gap():
     uniform = lambda tokens: (torch.zeros(1, tokens.shape[1], 256),)
     own = copy_margin.answer_log_probs(uniform, b"x" * 20, "abc")
     assert own.tolist() == pytest.approx([-math.log(256)] * 3)
+
+
+def test_the_distractor_is_another_answer_of_the_same_kind_not_in_the_prompt():
+    from titans.eval.tasks import Sample
+
+    samples = [Sample(b"Mary went to the attic. Where is Mary?", "attic", "qa1", None),
+               Sample(b"x", "attic", "qa1", None),   # the same answer: never a distractor
+               Sample(b"x", "Irene", "qa5", None),   # a name for a word: another kind
+               Sample(b"x", "garden", "qa1", None),
+               Sample(b"x", "cellar", "qa1", None)]
+    assert copy_margin.distractor(samples, 0) == "garden"
+    samples[0] = Sample(b"Mary went to the garden and the attic.", "attic", "qa1", None)
+    assert copy_margin.distractor(samples, 0) == "cellar"  # garden is in the prompt
+    samples[0] = Sample(b"the garden, the cellar", "attic", "qa1", None)
+    assert copy_margin.distractor(samples, 0) == "garden"  # every one is: the next of its kind
+    assert copy_margin.distractor(samples, 2) is None  # no other name

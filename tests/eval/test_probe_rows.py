@@ -49,7 +49,7 @@ def test_where_answers_the_asked_persons_last_move():
         person, answer = re.search(r"\nWhere is (\w+)\? Answer: (\w+)\.$", text).groups()
         moves = re.findall(rf"{person} (?:{'|'.join(probe.MOVES)}) the (\w+)\. ", text)
         assert moves and moves[-1] == answer
-        # made-up places, never filler letters: the place is found only where the person moved to it
+        # random-letter places, never filler letters: the place is found only where the person moved to it
         assert set(answer) <= set(probe.PLACE_LETTERS) and not set(answer) & set(probe.LETTERS.decode())
         assert text.count(f" the {answer}. ") >= 1
 

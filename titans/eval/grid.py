@@ -51,7 +51,7 @@ def run_grid(model, tasks: dict[str, Task], lengths: list[int], depths: list[flo
                 result = run_cell(model, cell_samples(task, length, depth, samples, seed), batch=batch,
                                   block=block, device=device)
                 where = "" if depth is None else f" depth {depth:.0%}"
-                recency = "" if result.recency is None else f"; the last fact's word: {result.recency}"
+                recency = "" if result.recency is None else f"; the last fact's word: {result.recency}/{result.total}"
                 say(f"{name} {length_label(length)}{where}: {result.correct}/{result.total} "
                     f"({result.seconds:.0f} s, peak RSS {result.peak_rss_mib:.0f} MiB{recency})")
                 cells.append(result)

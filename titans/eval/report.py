@@ -23,7 +23,12 @@ def markdown_table(cells: list[CellResult], model: str) -> str:
     """One row per task, one column per length: accuracy % (samples), depths pooled. A story task
     (bAbI) gets a second row: the recency baseline, answering the last fact's last word."""
     totals = by_length(cells)
-    recency = {(c.task, c.length): (c.recency, c.total) for c in cells if c.recency is not None}
+    recency: dict[tuple[str, int], list[int]] = {}
+    for c in cells:
+        if c.recency is not None:  # summed like by_length, should a length be asked for twice
+            counts = recency.setdefault((c.task, c.length), [0, 0])
+            counts[0] += c.recency
+            counts[1] += c.total
     tasks = list(dict.fromkeys(c.task for c in cells))
     lengths = sorted({c.length for c in cells})
     lines = [f"| {model} | " + " | ".join(length_label(n) for n in lengths) + " |",

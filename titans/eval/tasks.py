@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import dataclass
 
 from .haystack import Haystack, insert_at_depths
@@ -38,7 +39,7 @@ class Sample:
         if not self.fact_spans:
             return ""
         start, end = self.fact_spans[-1]
-        words = self.prompt[start:end].decode("utf-8", errors="replace").rstrip(". ").split()
+        words = re.findall(r"\w+", self.prompt[start:end].decode("utf-8", errors="replace"))
         return words[-1] if words else ""
 
     @property
