@@ -9,12 +9,13 @@ from .grid import length_label
 from .recall import CellResult
 
 
-def by_length(cells: list[CellResult]) -> dict[tuple[str, int], tuple[int, int]]:
-    """(task, length) -> (correct, total) over all depths: the headline numbers."""
+def by_length(cells: list[CellResult], count=lambda c: c.correct) -> dict[tuple[str, int], tuple[int, int]]:
+    """(task, length) -> (count, total) over all depths: the headline numbers (``count`` another tally
+    of a cell, such as its recency baseline, instead of its correct answers)."""
     totals: dict[tuple[str, int], list[int]] = {}
     for c in cells:
         t = totals.setdefault((c.task, c.length), [0, 0])
-        t[0] += c.correct
+        t[0] += count(c)
         t[1] += c.total
     return {k: (v[0], v[1]) for k, v in totals.items()}
 
@@ -23,12 +24,7 @@ def markdown_table(cells: list[CellResult], model: str) -> str:
     """One row per task, one column per length: accuracy % (samples), depths pooled. A story task
     (bAbI) gets a second row: the recency baseline, answering the last fact's last word."""
     totals = by_length(cells)
-    recency: dict[tuple[str, int], list[int]] = {}
-    for c in cells:
-        if c.recency is not None:  # summed like by_length, should a length be asked for twice
-            counts = recency.setdefault((c.task, c.length), [0, 0])
-            counts[0] += c.recency
-            counts[1] += c.total
+    recency = by_length([c for c in cells if c.recency is not None], count=lambda c: c.recency)
     tasks = list(dict.fromkeys(c.task for c in cells))
     lengths = sorted({c.length for c in cells})
     lines = [f"| {model} | " + " | ".join(length_label(n) for n in lengths) + " |",
