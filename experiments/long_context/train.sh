@@ -18,25 +18,31 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=experiments/long_context
+
+# stage FROM OUT [titans train options]: one training stage of $variant from the run FROM, on one thread
+stage() {
+    local from=$1 out=$2
+    shift 2
+    OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "$from" --no-progress \
+        --out "$out" "$@"
+}
+
 for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
     OMP_NUM_THREADS=1 python "$dir/induction_probe.py" --config "$dir/recall.toml" --variant "$variant" \
         --length 128 --steps 600 --save "runs/copy-$variant"
-    OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "runs/copy-$variant" \
-        --task-min-length 128 --no-progress --out "runs/recall-$variant"
+    stage "runs/copy-$variant" "runs/recall-$variant" --task-min-length 128
     final="runs/recall-$variant"
     if [[ " ${LONG-lmm} " == *" $variant "* ]]; then
-        OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "$final" \
-            --context 2048 --task-min-length 512 --task-questions 4 --steps 1200 --lr 1e-3 --no-progress \
-            --out "runs/recall2k-$variant"
+        stage "$final" "runs/recall2k-$variant" --context 2048 --task-min-length 512 --task-questions 4 \
+            --steps 1200 --lr 1e-3
         final="runs/recall2k-$variant"
     fi
     titans export "$final" "$dir/checkpoints/$variant" --dtype bfloat16
     if [[ " ${MIX-lmm} " == *" $variant "* ]]; then
         previous="$final"
         for mixture in pk,n pk,n,w; do
-            OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "$previous" \
-                --data "tasks:$mixture" --context 2048 --task-min-length 512 --task-questions 4 --steps 1200 \
-                --lr 3e-4 --no-progress --out "runs/mix-${mixture//,/}-$variant"
+            stage "$previous" "runs/mix-${mixture//,/}-$variant" --data "tasks:$mixture" --context 2048 \
+                --task-min-length 512 --task-questions 4 --steps 1200 --lr 3e-4
             previous="runs/mix-${mixture//,/}-$variant"
         done
         titans export "$previous" "$dir/checkpoints/$variant-mix" --dtype bfloat16
@@ -46,10 +52,9 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
         for stage in 8192:2048:300 16384:4096:200; do
             IFS=: read -r context shortest steps <<< "$stage"
             out="runs/recall$((context / 1024))k-$variant"
-            OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "$previous" \
-                --context "$context" --batch-tokens "$context" --task-min-length "$shortest" --task-questions 4 \
-                --steps "$steps" --warmup "$((steps / 10))" --lr 3e-4 --eval-every 100 --eval-tokens 16384 \
-                --no-progress --out "$out"
+            stage "$previous" "$out" --context "$context" --batch-tokens "$context" --task-min-length "$shortest" \
+                --task-questions 4 --steps "$steps" --warmup "$((steps / 10))" --lr 3e-4 --eval-every 100 \
+                --eval-tokens 16384
             previous="$out"
         done
         titans export "$previous" "$dir/checkpoints/$variant-long" --dtype bfloat16
@@ -66,9 +71,8 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
                 pk,n,w,w:16384:16384:200:4096:4:3e-4:20; do
             IFS=: read -r mixture context batch steps shortest questions lr warmup <<< "$stage"
             out="runs/words-${mixture//,/}-$context-$variant"
-            OMP_NUM_THREADS=1 titans train --config "$dir/recall.toml" --variant "$variant" --init "$previous" \
-                --data "tasks:$mixture" --context "$context" --batch-tokens "$batch" --task-min-length "$shortest" \
-                --task-questions "$questions" --steps "$steps" --lr "$lr" --warmup "$warmup" --no-progress --out "$out"
+            stage "$previous" "$out" --data "tasks:$mixture" --context "$context" --batch-tokens "$batch" \
+                --task-min-length "$shortest" --task-questions "$questions" --steps "$steps" --lr "$lr" --warmup "$warmup"
             previous="$out"
         done
         titans export "$previous" "$dir/checkpoints/$variant-w" --dtype bfloat16
