@@ -23,12 +23,16 @@ from titans.eval.tasks import sample_seed
 
 
 @torch.no_grad()
-def answer_log_probs(model, prompt: bytes, answer: str) -> torch.Tensor:
-    """log p of each byte of ``answer`` after ``prompt + " "``, teacher-forced."""
-    tokens = torch.tensor([list(prompt + b" " + answer.encode())])
-    log_probs = model(tokens[:, :-1])[0].log_softmax(-1)[0]
-    at = torch.arange(tokens.shape[1] - 1 - len(answer), tokens.shape[1] - 1)
-    return log_probs[at, tokens[0, -len(answer):]]
+def answer_log_probs(model, prompt: bytes, answers: list[str]) -> list[torch.Tensor]:
+    """log p of each byte of every answer after ``prompt + " "``, teacher-forced; the prompt is read once
+    and each answer continues from its state (the streaming tests hold a split read equal to one call)."""
+    _, state = model(torch.tensor([list(prompt)]))
+    out = []
+    for answer in answers:
+        target = list(answer.encode())
+        logits, _ = model(torch.tensor([[ord(" "), *target[:-1]]]), state)
+        out.append(logits.log_softmax(-1)[0, torch.arange(len(target)), target])
+    return out
 
 
 def distractor(samples: list, i: int) -> str | None:
@@ -61,7 +65,7 @@ def main() -> None:
         other = distractor(samples, i)
         if other is None:
             continue
-        own, foreign = answer_log_probs(model, sample.prompt, sample.answer), answer_log_probs(model, sample.prompt, other)
+        own, foreign = answer_log_probs(model, sample.prompt, [sample.answer, other])
         totals += torch.tensor([own.mean(), foreign.mean(), own[0], foreign[0]])
         compared += 1
     if not compared:
