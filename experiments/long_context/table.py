@@ -1,5 +1,8 @@
 """The combined table of every evaluated recall model: accuracy % (samples) by task and length.
 
+A bAbI cell also gives, after "last fact", how often the story's last fact's last word is the answer
+(the recency baseline `titans eval babilong` records) when every sample pooled in it has that count.
+
     python experiments/long_context/table.py        # after evaluate.sh
 """
 
@@ -18,9 +21,12 @@ def main() -> None:
     for variant in VARIANTS:
         for path in sorted((RESULTS / variant).glob("*/results.json")):
             for cell in json.loads(path.read_text())["cells"]:
-                totals = rows.setdefault((cell["task"], variant), {}).setdefault(cell["length"], [0, 0])
+                totals = rows.setdefault((cell["task"], variant), {}).setdefault(cell["length"], [0, 0, 0, 0])
                 totals[0] += cell["correct"]
                 totals[1] += cell["total"]
+                if "recency_baseline" in cell:
+                    totals[2] += cell["recency_baseline"]
+                    totals[3] += cell["total"]
                 lengths.add(cell["length"])
     if not rows:
         sys.exit(f"no results under {RESULTS}: run experiments/long_context/evaluate.sh first")
@@ -30,8 +36,9 @@ def main() -> None:
     for (task, variant), by_length in sorted(rows.items(), key=lambda kv: (kv[0][0], VARIANTS.index(kv[0][1]))):
         cells = []
         for n in lengths:
-            correct, total = by_length.get(n, (0, 0))
-            cells.append(f"{100 * correct / total:.1f} ({total})" if total else "—")
+            correct, total, recent, read = by_length.get(n, (0, 0, 0, 0))
+            baseline = f"; last fact {100 * recent / read:.0f}" if total and read == total else ""
+            cells.append(f"{100 * correct / total:.1f} ({total}{baseline})" if total else "—")
         print(f"| {task} | {variant} | " + " | ".join(cells) + " |")
 
 
