@@ -12,7 +12,8 @@
 #      samples of 4-16K (24.8 and 36.1 minutes on one thread, beside evaluations), exported as VARIANT-long (README, "Longer samples").
 #   6. for the variants in WORDS (default: lmm), a model that copies letters as well as digits, from a fresh
 #      start: the copy stage on keys of digits and letters (600 + 400 steps), then PK + N + W at 512 bytes
-#      (1,200 steps), with W half of the mixture (900), then at 2K (1,200), 8K (300) and 16K (200), exported as VARIANT-w
+#      (1,200 steps), with W half of the mixture (900), then at 2K (1,200), 8K (300) and 16K (200, twice, on
+#      other samples the second time), exported as VARIANT-w
 #      (README, "W: a model that copies letters").
 # VARIANTS picks the models (default: every variant); one thread each, so two can run side by side.
 set -euo pipefail
@@ -65,14 +66,16 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
         OMP_NUM_THREADS=1 python "$dir/induction_probe.py" --init "runs/copyany-$variant" --task copy-any \
             --length 128 --steps 400 --seed 1 --save "runs/copyany2-$variant"
         previous="runs/copyany2-$variant"
-        # mixture:context:batch tokens:steps:shortest sample:questions:lr:warm-up
-        for stage in pk,n,w:512:2048:1200:128:1:1e-3:50 pk,n,w,w:512:2048:900:128:1:1e-3:50 \
-                pk,n,w,w:2048:2048:1200:512:4:3e-4:50 pk,n,w,w:8192:8192:300:2048:4:3e-4:30 \
-                pk,n,w,w:16384:16384:200:4096:4:3e-4:20; do
-            IFS=: read -r mixture context batch steps shortest questions lr warmup <<< "$stage"
-            out="runs/words-${mixture//,/}-$context-$variant"
+        # mixture:context:batch tokens:steps:shortest sample:questions:lr:warm-up:seed (the 16K stage
+        # twice, the second on other samples)
+        for stage in pk,n,w:512:2048:1200:128:1:1e-3:50:0 pk,n,w,w:512:2048:900:128:1:1e-3:50:0 \
+                pk,n,w,w:2048:2048:1200:512:4:3e-4:50:0 pk,n,w,w:8192:8192:300:2048:4:3e-4:30:0 \
+                pk,n,w,w:16384:16384:200:4096:4:3e-4:20:0 pk,n,w,w:16384:16384:200:4096:4:3e-4:20:1; do
+            IFS=: read -r mixture context batch steps shortest questions lr warmup seed <<< "$stage"
+            out="runs/words-${mixture//,/}-$context-s$seed-$variant"
             stage "$previous" "$out" --data "tasks:$mixture" --context "$context" --batch-tokens "$batch" \
-                --task-min-length "$shortest" --task-questions "$questions" --steps "$steps" --lr "$lr" --warmup "$warmup"
+                --task-min-length "$shortest" --task-questions "$questions" --steps "$steps" --lr "$lr" \
+                --warmup "$warmup" --seed "$seed"
             previous="$out"
         done
         titans export "$previous" "$dir/checkpoints/$variant-w" --dtype bfloat16
