@@ -21,24 +21,32 @@ def main() -> None:
     for variant in VARIANTS:
         for path in sorted((RESULTS / variant).glob("*/results.json")):
             for cell in json.loads(path.read_text())["cells"]:
-                totals = rows.setdefault((cell["task"], variant), {}).setdefault(cell["length"], [0, 0, 0, 0])
-                totals[0] += cell["correct"]
-                totals[1] += cell["total"]
+                counts = rows.setdefault((cell["task"], variant), {}).setdefault(
+                    cell["length"], {"correct": 0, "total": 0, "recent": 0, "with_baseline": 0})
+                counts["correct"] += cell["correct"]
+                counts["total"] += cell["total"]
                 if "recency_baseline" in cell:
-                    totals[2] += cell["recency_baseline"]
-                    totals[3] += cell["total"]
+                    counts["recent"] += cell["recency_baseline"]
+                    counts["with_baseline"] += cell["total"]
                 lengths.add(cell["length"])
     if not rows:
         sys.exit(f"no results under {RESULTS}: run experiments/long_context/evaluate.sh first")
     lengths = sorted(lengths)
+    print("Exact match % (samples) by task, model and prompt length in bytes. In a bAbI cell, \"last fact\" is how"
+          " often the story's last fact's last word is the answer (the recency baseline).\n")
     print("| task | model | " + " | ".join(length_label(n) for n in lengths) + " |")
     print("|---|---|" + "---|" * len(lengths))
     for (task, variant), by_length in sorted(rows.items(), key=lambda kv: (kv[0][0], VARIANTS.index(kv[0][1]))):
         cells = []
         for n in lengths:
-            correct, total, recent, read = by_length.get(n, (0, 0, 0, 0))
-            baseline = f"; last fact {100 * recent / read:.0f}" if total and read == total else ""
-            cells.append(f"{100 * correct / total:.1f} ({total}{baseline})" if total else "—")
+            counts = by_length.get(n)
+            if counts is None:
+                cells.append("—")
+                continue
+            total = counts["total"]
+            baseline = (f"; last fact {100 * counts['recent'] / total:.0f} %"
+                        if counts["with_baseline"] == total else "")
+            cells.append(f"{100 * counts['correct'] / total:.1f} ({total}{baseline})")
         print(f"| {task} | {variant} | " + " | ".join(cells) + " |")
 
 

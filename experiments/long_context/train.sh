@@ -50,8 +50,8 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
     fi
     if [[ " ${LONGER-lmm} " == *" $variant "* ]]; then
         previous="$final"
-        for stage in 8192:2048:300 16384:4096:200; do
-            IFS=: read -r context shortest steps <<< "$stage"
+        for spec in 8192:2048:300 16384:4096:200; do
+            IFS=: read -r context shortest steps <<< "$spec"
             out="runs/recall$((context / 1024))k-$variant"
             stage "$previous" "$out" --context "$context" --batch-tokens "$context" --task-min-length "$shortest" \
                 --task-questions 4 --steps "$steps" --warmup "$((steps / 10))" --lr 3e-4 --eval-every 100 \
@@ -68,10 +68,10 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
         previous="runs/copyany2-$variant"
         # mixture:context:batch tokens:steps:shortest sample:questions:lr:warm-up:seed (the 16K stage
         # twice, the second on other samples)
-        for stage in pk,n,w:512:2048:1200:128:1:1e-3:50:0 pk,n,w,w:512:2048:900:128:1:1e-3:50:0 \
+        for spec in pk,n,w:512:2048:1200:128:1:1e-3:50:0 pk,n,w,w:512:2048:900:128:1:1e-3:50:0 \
                 pk,n,w,w:2048:2048:1200:512:4:3e-4:50:0 pk,n,w,w:8192:8192:300:2048:4:3e-4:30:0 \
                 pk,n,w,w:16384:16384:200:4096:4:3e-4:20:0 pk,n,w,w:16384:16384:200:4096:4:3e-4:20:1; do
-            IFS=: read -r mixture context batch steps shortest questions lr warmup seed <<< "$stage"
+            IFS=: read -r mixture context batch steps shortest questions lr warmup seed <<< "$spec"
             out="runs/words-${mixture//,/}-$context-s$seed-$variant"
             stage "$previous" "$out" --data "tasks:$mixture" --context "$context" --batch-tokens "$batch" \
                 --task-min-length "$shortest" --task-questions "$questions" --steps "$steps" --lr "$lr" \

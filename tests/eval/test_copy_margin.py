@@ -22,6 +22,8 @@ class Predicts:
 
     def __call__(self, tokens, state=None):
         read = state or 0
+        if read:  # a continuation of the prompt: the answer's bytes follow a space
+            assert tokens[0, 0].item() == ord(" ")
         following = torch.tensor([list(self.text[read + 1:read + tokens.shape[1] + 1])])
         logits = torch.zeros(1, tokens.shape[1], 256)
         logits.scatter_(-1, following.unsqueeze(-1), math.log(0.9 / 0.1 * 255))  # 0.9 against 255 others' 0.1
@@ -45,7 +47,7 @@ def test_uniform_predictions_give_no_gap():
     assert own.tolist() == pytest.approx([-math.log(256)] * 3)
 
 
-@pytest.mark.parametrize("variant", ["lmm", "mac"])
+@pytest.mark.parametrize("variant", ["lmm", "mac", "mag", "mal", "swa", "transformer"])
 def test_every_answer_continues_the_prompt_read_once_as_one_call_would(variant):
     """Two answers from one prompt state: each equals reading prompt + answer in one call, so the first
     continuation leaves the shared state as it found it."""
