@@ -11,24 +11,24 @@ import sys
 from pathlib import Path
 
 from titans.eval.grid import length_label
+from titans.eval.recall import CellResult
+from titans.eval.report import by_length
 
 RESULTS = Path(__file__).parent / "results"
 VARIANTS = ("mac", "mag", "mal", "lmm", "lmm-long", "lmm-mix", "lmm-w", "swa", "transformer")
 
 
 def main() -> None:
-    rows, lengths = {}, set()
+    rows, lengths = {}, set()  # (task, variant) -> length -> (correct, total, recency baseline or None)
     for variant in VARIANTS:
-        for path in sorted((RESULTS / variant).glob("*/results.json")):
-            for cell in json.loads(path.read_text())["cells"]:
-                counts = rows.setdefault((cell["task"], variant), {}).setdefault(
-                    cell["length"], {"correct": 0, "total": 0, "recent": 0, "with_baseline": 0})
-                counts["correct"] += cell["correct"]
-                counts["total"] += cell["total"]
-                if "recency_baseline" in cell:
-                    counts["recent"] += cell["recency_baseline"]
-                    counts["with_baseline"] += cell["total"]
-                lengths.add(cell["length"])
+        cells = [CellResult.from_dict(cell) for path in sorted((RESULTS / variant).glob("*/results.json"))
+                 for cell in json.loads(path.read_text())["cells"]]
+        recency = by_length([c for c in cells if c.recency is not None], count=lambda c: c.recency)
+        for (task, length), (correct, total) in by_length(cells).items():
+            recent, with_baseline = recency.get((task, length), (0, 0))
+            baseline = recent if with_baseline == total else None  # only when every pooled sample has one
+            rows.setdefault((task, variant), {})[length] = (correct, total, baseline)
+            lengths.add(length)
     if not rows:
         sys.exit(f"no results under {RESULTS}: run experiments/long_context/evaluate.sh first")
     lengths = sorted(lengths)
@@ -36,17 +36,15 @@ def main() -> None:
           " often the story's last fact's last word is the answer (the recency baseline).\n")
     print("| task | model | " + " | ".join(length_label(n) for n in lengths) + " |")
     print("|---|---|" + "---|" * len(lengths))
-    for (task, variant), by_length in sorted(rows.items(), key=lambda kv: (kv[0][0], VARIANTS.index(kv[0][1]))):
+    for (task, variant), by_cell in sorted(rows.items(), key=lambda kv: (kv[0][0], VARIANTS.index(kv[0][1]))):
         cells = []
         for n in lengths:
-            counts = by_length.get(n)
-            if counts is None:
+            if n not in by_cell:
                 cells.append("—")
                 continue
-            total = counts["total"]
-            baseline = (f"; last fact {100 * counts['recent'] / total:.0f} %"
-                        if counts["with_baseline"] == total else "")
-            cells.append(f"{100 * counts['correct'] / total:.1f} ({total}{baseline})")
+            correct, total, baseline = by_cell[n]
+            shown = "" if baseline is None else f"; last fact {100 * baseline / total:.0f} %"
+            cells.append(f"{100 * correct / total:.1f} ({total}{shown})")
         print(f"| {task} | {variant} | " + " | ".join(cells) + " |")
 
 

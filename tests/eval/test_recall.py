@@ -9,7 +9,7 @@ from titans import TitansConfig, TitansLM
 from titans.cli import main
 from titans.eval.grid import cell_samples, length_label, parse_length, run_grid
 from titans.eval.needles import PassKey
-from titans.eval.recall import answer_samples, extract_answer, is_correct, run_cell
+from titans.eval.recall import CellResult, answer_samples, extract_answer, is_correct, run_cell
 from titans.eval.tasks import Sample
 
 
@@ -80,6 +80,9 @@ def test_a_story_cell_counts_what_the_last_facts_word_would_answer():
     needle = run_cell(Oracle(b" 1.", 5), [Sample(b"abcde", "1", "pk", 0.5, ((0, 2),))], batch=1, block=8)
     assert needle.recency is None and "recency_baseline" not in needle.to_dict()
     assert Sample(b"abc", "x", "qa1", None).last_fact_word == ""
+    # results.json gives back the same cells (what experiments/long_context/table.py pools)
+    for written in (cell, needle):
+        assert CellResult.from_dict(json.loads(json.dumps(written.to_dict()))) == written
 
 
 def test_lengths_parse_and_print():

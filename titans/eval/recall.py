@@ -104,6 +104,12 @@ class CellResult:
     def accuracy(self) -> float:
         return self.correct / self.total
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "CellResult":
+        """A cell as :meth:`to_dict` wrote it to ``results.json``."""
+        return cls(d["task"], d["length"], d["depth"], d["correct"], d["total"], d["seconds"], d["peak_rss_mib"],
+                   d["examples"], [tuple(point) for point in d["rss_trace"]], d.get("recency_baseline"))
+
     def to_dict(self) -> dict:
         return {"task": self.task, "length": self.length, "depth": self.depth, "accuracy": self.accuracy,
                 "correct": self.correct, "total": self.total, "seconds": self.seconds,
