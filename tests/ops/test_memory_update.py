@@ -296,3 +296,32 @@ def test_every_saved_activation_goes_through_saved_tensor_hooks():
         assert torch.isfinite(inputs["k"].grad).all()
     # 16x the chunks: the per-chunk activations (h, z, deltas, x, u, scores) dominate what is saved
     assert totals[1] > 12 * totals[0]
+
+
+def _count_subnormal(tensors) -> int:
+    tiny = torch.finfo(torch.float32).tiny
+    return sum(int(((t != 0) & (t.abs() < tiny)).sum()) for t in tensors)
+
+
+def test_a_decayed_memory_is_flushed_to_zero_not_left_subnormal():
+    # no writes (theta = 0) and strong forgetting: the state decays by 0.5 per token, so after 136
+    # tokens the reference's weights sit near 0.5^136 ~ 1e-41, in float32's subnormal range
+    inputs = make_inputs(T=136, dtype=torch.float32, seed=5)
+    inputs.update(theta=torch.zeros_like(inputs["theta"]), alpha=torch.full_like(inputs["alpha"], 0.5))
+    ref = run_with_grads(naive_memory_update, inputs, chunk_size=4)
+    out = run_with_grads(chunk_memory_update, inputs, chunk_size=4)
+    assert _count_subnormal(ref[1]) > 0  # the case the flush exists for (in the reference, unflushed)
+    assert _count_subnormal(out[1] + out[2]) == 0
+    assert all(bool((w == 0).all()) for w in out[1] + out[2])
+    assert_match(ref, out, atol=1e-6)  # float32 rounding; the flush itself moves nothing by more than 2.3e-13
+
+
+def test_the_flush_leaves_normal_state_untouched():
+    inputs = make_inputs(T=40, dtype=torch.float32, seed=6)
+    for w in inputs["weights"]:
+        w[0, 0, 0, 0] = 1e-12  # above the threshold: kept as it is when nothing decays or writes
+    inputs.update(theta=torch.zeros_like(inputs["theta"]), alpha=torch.zeros_like(inputs["alpha"]),
+                  eta=torch.zeros_like(inputs["eta"]))
+    _, W, _ = chunk_memory_update(**inputs, chunk_size=8)
+    for w0, w in zip(inputs["weights"], W):
+        assert torch.equal(w, w0)

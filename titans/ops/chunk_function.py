@@ -13,8 +13,9 @@ import torch
 from torch.autograd.function import once_differentiable
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from .chunk_step import backward_step, forward_step
+from .chunk_step import backward_step, flush_small_, forward_step
 
+_STATE_FLUSH = 1 / 3  # see chunk_step.flush_small_
 _STORED = object()  # marks a tensor leaf of the per-chunk record, kept through save_for_backward
 
 
@@ -49,7 +50,7 @@ class ChunkedMemory(torch.autograd.Function):
             y[:, n], inner_loss[:, n] = y_n, loss_n
             if needs_backward:  # else (no_grad inference) only one chunk is held at a time
                 chunks.append((W, S, saved))
-            W, S = new_W, new_S
+            W, S = flush_small_(new_W, _STATE_FLUSH), flush_small_(new_S, _STATE_FLUSH)
         ctx.config, ctx.shape = config, (B, H)
         # the per-chunk boundary state and activations go through save_for_backward too (not a ctx
         # attribute), so that saved-tensor hooks see them: activation checkpointing then drops them
@@ -92,7 +93,7 @@ class ChunkedMemory(torch.autograd.Function):
                 W, S, saved, q_[:, n], k_[:, n], v_[:, n], qk_[:, n], A_[:, n], Bm_[:, n], C_[:, n], s_[:, n],
                 e_[:, n], dy_[:, n], dW, dS, activation, residual, reset_at(n),
             )
-            dW, dS = chunk_grads[:2]
+            dW, dS = flush_small_(chunk_grads[0]), flush_small_(chunk_grads[1])
             for full, g in zip(grads, chunk_grads[2:]):
                 full[:, n] = g
             if reset_grads is not None:
