@@ -115,4 +115,11 @@ def test_recipe_by_name_and_its_fetch_error_points_at_local_paths(tmp_path, monk
 def test_wikipedia_recipe_parses_pages(tmp_path, monkeypatch):
     path = Path(tmp_path / "wiki.xml.bz2")
     path.write_bytes(bz2.compress(WIKI.encode()))
-    assert [d.name for d in RECIPES["wikipedia"].parse(path)][:2] == ["Anarchism", "AT&T"]
+    assert [d.name for d in RECIPES["wikipedia-raw"].parse(path)][:2] == ["Anarchism", "AT&T"]
+    articles = RECIPES["wikipedia"].parse(path)  # article text; the truncated page has no </text>
+    assert [(d.name, d.text) for d in articles] == [
+        ("Anarchism", "Anarchism\n\nAnarchism is a political philosophy & more."),
+        ("AT&T", "AT&T\n\nTelephones."),
+        ("Anarchism#1", "Anarchism\n\nA second page of the same title."),
+    ]
+    assert RECIPES["wikipedia"].parse(path) == articles  # the second read comes from the parsed cache
