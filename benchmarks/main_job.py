@@ -1,0 +1,114 @@
+"""The main job against a Transformer++ of the same parameter count, trained for the same wall-clock time.
+
+    python benchmarks/main_job.py --minutes 10 --json benchmarks/results/main_job_cpu.json
+
+The Titans model is exactly what `titans train` runs with no options (configs/main.toml). The baseline
+is a Transformer++ in the same macro-architecture whose width is the multiple of its head count that
+brings its parameter count closest to the Titans model's, trained on the same data with the same
+context, batch, learning-rate schedule shape and validation. Each model's number of steps is set from a
+timing of its own training step (median of 5 after 2 warm-up steps, on the same batch shape) so that
+its training takes the budget; the wall time of the whole run (validation and checkpoints included)
+is then reported as measured. Run it on a quiet machine: the memory models are very sensitive to a
+concurrent load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from titans import TitansConfig, TitansLM
+from titans.train import Trainer
+from titans.train.config import TrainConfig
+
+MAIN_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "main.toml"
+
+
+def matched_transformer(config: TrainConfig, vocab: int) -> dict:
+    """Model fields of the Transformer++ closest in parameters to ``config``'s model (same depth, heads)."""
+    target = TitansLM(config.model_config(vocab)).num_parameters()
+    base = config.model_config(vocab)
+    best = None
+    for dim in range(base.heads * 4, 4 * base.dim + 1, base.heads * 4):
+        candidate = TitansConfig(**{**base.to_dict(), "variant": "transformer", "dim": dim})
+        gap = abs(TitansLM(candidate).num_parameters() - target)
+        if best is None or gap < best[0]:
+            best = (gap, dim)
+    return {**config.model, "dim": best[1]}
+
+
+def step_seconds(config: TrainConfig, vocab: int, reps: int = 5) -> float:
+    """Median time of one training step (forward, backward, AdamW) on a random batch of the run's shape."""
+    torch.manual_seed(0)
+    model = TitansLM(config.model_config(vocab))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    tokens = torch.randint(0, vocab, (config.rows, config.context + 1))
+
+    def step():
+        logits, _ = model(tokens[:, :-1])
+        F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten()).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def train_for(config: TrainConfig, minutes: float, vocab: int, label: str) -> dict:
+    seconds = step_seconds(config, vocab)
+    steps = max(config.warmup + 1, int(minutes * 60 / seconds))
+    config = config.replace(steps=steps, eval_every=max(1, steps // 5), save_every=steps, sample_tokens=0,
+                            out=str(Path(config.out) / label))
+    start = time.perf_counter()
+    summary = Trainer(config, progress=False).run()
+    wall = time.perf_counter() - start
+    valid = summary.validation
+    row = {"model": label, "variant": config.variant, "model_fields": config.model,
+           "parameters": TitansLM(config.model_config(vocab)).num_parameters(), "step_s": seconds,
+           "steps": steps, "tokens": summary.tokens, "wall_min": wall / 60, "tokens_per_s": summary.tokens / wall,
+           "valid_bits_per_byte": valid.bits_per_byte, "valid_loss": valid.loss}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model (default: 10)")
+    parser.add_argument("--out", default="runs/main-job-benchmark", help="run folders (default: %(default)s)")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args()
+    torch.set_flush_denormal(True)
+
+    main = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig()).replace(out=args.out)
+    vocab = 256 if main.tokenizer == "bytes" else None
+    if vocab is None:
+        sys.exit("this benchmark assumes the main job's byte tokenizer")
+    baseline = main.replace(variant="transformer", model=matched_transformer(main, vocab))
+    rows = [train_for(main, args.minutes, vocab, f"titans-{main.variant}"),
+            train_for(baseline, args.minutes, vocab, "transformer++")]
+
+    print(f"\n{torch.get_num_threads()} threads, torch {torch.__version__}, budget {args.minutes:g} min per model\n")
+    print("| model | parameters | step (s) | steps | tokens | wall (min) | tokens/s | validation bits per byte |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['parameters'] / 1e6:.2f}M | {r['step_s']:.3f} | {r['steps']} | {r['tokens']:,} | "
+              f"{r['wall_min']:.1f} | {r['tokens_per_s']:.0f} | {r['valid_bits_per_byte']:.3f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
