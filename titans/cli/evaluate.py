@@ -31,6 +31,18 @@ def add_parser(verbs) -> None:
                           "state is carried through each lane, reset at document starts)")
     ppl.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     ppl.add_argument("--json", default=None, help="also write the result to this JSON file (default: none)")
+    ppl.add_argument("--by-position", action="store_true",
+                     help="bits per byte binned by position (0-1K, 1K-2K, 2K-4K, ...) over the longest documents, "
+                          "read with the state carried and again with it reset every --limit tokens (default: off)")
+    ppl.add_argument("--length", type=int, default=65536,
+                     help="with --by-position: tokens read per document (default: 65536)")
+    ppl.add_argument("--documents", type=int, default=4,
+                     help="with --by-position: the longest documents with at least --length tokens (default: 4)")
+    ppl.add_argument("--limit", type=int, default=1024,
+                     help="with --by-position: the second reading resets the state every LIMIT tokens, so the "
+                          "difference is the value of longer context on the same bytes (0: skip; default: 1024)")
+    ppl.add_argument("--first-bin", type=int, default=1024, help="with --by-position: first bin's end (default: 1024)")
+    ppl.add_argument("--out", default=None, help="with --by-position: results folder (default: RUN/by_position)")
     ppl.set_defaults(run=run_ppl)
     recall.add_parsers(tasks)
 
@@ -40,6 +52,10 @@ def run_ppl(args: argparse.Namespace) -> None:
     documents = load_documents(args.data)
     if args.split == "valid":
         documents = split_documents(documents, args.valid_fraction)[1]
+    if args.by_position:
+        from .by_position import run_by_position
+
+        return run_by_position(args, model, tokenizer, documents)
     tokens = [tokenizer.encode(d.text) for d in documents]
     rows = max(1, min(args.rows, sum(map(len, tokens)) // (args.context + 1)))
     lanes = PackedLanes(tokens, rows, args.context, shuffle=False)

@@ -16,14 +16,14 @@ what the longer context bought on those very bases.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from itertools import pairwise
 
 import torch
-import torch.nn.functional as F
 
+from ..eval.by_position import bits_by_position, position_bins, short_count
 from ..models import TitansLM
+
+context_bins = position_bins  # the bins of a genome stretch are those of any row of tokens
 
 
 @dataclass(frozen=True)
@@ -36,17 +36,7 @@ class ContextBin:
     bases: int
 
     def label(self) -> str:
-        return f"{_short(self.start)}-{_short(self.end)}"
-
-
-def context_bins(length: int, first: int = 1024) -> list[tuple[int, int]]:
-    """``[0, first)``, then doubling bins ``[first, 2 first)``, ... up to ``length``."""
-    if length < 2:
-        raise ValueError(f"length {length}: need at least 2 bases")
-    edges = [0, min(first, length)]
-    while edges[-1] < length:
-        edges.append(min(2 * edges[-1], length))
-    return list(pairwise(edges))
+        return f"{short_count(self.start)}-{short_count(self.end)}"
 
 
 def segment_starts(total: int, length: int, segments: int) -> list[int]:
@@ -60,7 +50,6 @@ def segment_starts(total: int, length: int, segments: int) -> list[int]:
     return [i * (length + gap) for i in range(segments)]
 
 
-@torch.no_grad()
 def bits_by_context(model: TitansLM, ids: torch.Tensor, *, length: int, segments: int, block: int = 4096,
                     first_bin: int = 1024, limit: int | None = None,
                     device: str | torch.device = "cpu") -> list[ContextBin]:
@@ -71,34 +60,6 @@ def bits_by_context(model: TitansLM, ids: torch.Tensor, *, length: int, segments
     """
     if ids.dim() != 1:
         raise ValueError(f"ids: expected one 1-D sequence, got shape {tuple(ids.shape)}")
-    starts = segment_starts(len(ids), length, segments)
-    rows = torch.stack([ids[s: s + length] for s in starts]).long().to(device)
-    reset = None
-    if limit is not None:
-        if limit < 1:
-            raise ValueError(f"limit {limit}: must be a positive number of bases")
-        reset = torch.zeros_like(rows, dtype=torch.bool)
-        reset[:, limit::limit] = True
-    nats = torch.zeros(length - 1, dtype=torch.float64)
-    model.eval()
-    state = None
-    for begin in range(0, length - 1, block):
-        end = min(begin + block, length - 1)
-        logits, state = model(rows[:, begin:end], state,
-                              reset=None if reset is None or not reset[:, begin:end].any() else reset[:, begin:end])
-        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 up, float64 kept
-        loss = F.cross_entropy(logits.transpose(1, 2), rows[:, begin + 1: end + 1], reduction="none")
-        nats[begin:end] = loss.sum(0).double().cpu()
-    # target at position p + 1 was predicted with p + 1 bases of context: bin by that count
-    context = torch.arange(1, length)
-    bins = []
-    for lo, hi in context_bins(length, first_bin):
-        inside = (context >= lo) & (context < hi)
-        count = int(inside.sum()) * segments
-        if count:
-            bins.append(ContextBin(lo, hi, float(nats[inside].sum()) / count / math.log(2), count))
-    return bins
-
-
-def _short(n: int) -> str:
-    return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)
+    rows = torch.stack([ids[s: s + length] for s in segment_starts(len(ids), length, segments)])
+    bins = bits_by_position(model.to(device), rows, block=block, first_bin=first_bin, limit=limit)
+    return [ContextBin(b.start, b.end, b.bits, b.tokens) for b in bins]
