@@ -9,6 +9,9 @@ import torch
 from .state import TensorState
 
 
+_OPTIONAL = ("running_weights", "running_momentum")
+
+
 @dataclass
 class MemoryState(TensorState):
     """The memory at the last chunk boundary plus what is needed to finish the open chunk.
@@ -19,6 +22,10 @@ class MemoryState(TensorState):
         q, k, v ``[B, H, r, D]``; theta, log_eta, log_keep ``[B, H, r]``; mask, reset ``[B, r]``.
     conv_tails: the last ``kernel - 1`` projections of q, k and v, ``[B, kernel - 1, H * D]`` each.
     position: tokens read so far. signature: the configuration that made the state.
+    running_weights, running_momentum: W and S after the last token read (equal to ``weights`` and
+        ``momentum`` at a chunk boundary), so that one more token costs a constant time
+        (``titans.ops.token_step``). None in states saved before they existed: the next call then
+        re-runs the pending tokens, which restores them.
     """
 
     weights: tuple[torch.Tensor, ...]
@@ -34,6 +41,8 @@ class MemoryState(TensorState):
     conv_tails: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     position: int
     signature: tuple
+    running_weights: tuple[torch.Tensor, ...] | None = None
+    running_momentum: tuple[torch.Tensor, ...] | None = None
 
     @property
     def batch_size(self) -> int:
@@ -47,7 +56,10 @@ class MemoryState(TensorState):
             if isinstance(value, torch.Tensor):
                 out[f.name] = value
             elif isinstance(value, tuple) and value and isinstance(value[0], torch.Tensor):
-                out.update({f"{f.name}.{i}": t for i, t in enumerate(value)})
+                # the running state is the boundary state itself at a chunk boundary: safetensors wants
+                # every saved tensor to own its memory
+                own = (lambda t: t.clone()) if f.name in _OPTIONAL else (lambda t: t)
+                out.update({f"{f.name}.{i}": own(t) for i, t in enumerate(value)})
         return out
 
     def header(self) -> dict:
@@ -64,6 +76,8 @@ class MemoryState(TensorState):
         for f in fields(cls):
             if f.name in kwargs:
                 continue
+            if f.name in _OPTIONAL and not any(k.split(".")[0] == f.name for k in tensors):
+                continue  # a state saved before the field existed
             if f.name in tensors:
                 kwargs[f.name] = tensors[f.name]
                 continue

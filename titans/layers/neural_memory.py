@@ -14,6 +14,7 @@ from torch import nn
 from ..ops import chunk_memory_update
 from ..ops.inputs import compute_dtype
 from ..ops.mlp import check_activation, memory_forward
+from ..ops.token_step import token_step
 from .checks import check_sequence
 from .memory_state import MemoryState
 from .short_conv import ShortConv
@@ -161,7 +162,8 @@ class NeuralMemory(nn.Module):
             pending_theta=no_tokens(H, 0), pending_log_eta=no_tokens(H, 0), pending_log_keep=no_tokens(H, 0),
             pending_mask=no_tokens(0, dtype=torch.bool), pending_reset=no_tokens(0, dtype=torch.bool),
             conv_tails=tails,
-            position=0, signature=self.signature,
+            position=0, signature=self.signature, running_weights=weights,
+            running_momentum=tuple(torch.zeros_like(w) for w in weights),
         )
 
     def _check(self, x, state, mask, reset):
@@ -221,6 +223,9 @@ class NeuralMemory(nn.Module):
         mask_ = torch.ones(B, T, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
         reset_ = torch.zeros(B, T, dtype=torch.bool, device=x.device) if reset is None else reset.bool()
 
+        if T == 1 and state.running_weights is not None:
+            return self._decode_step(x, state, (q, k, v, theta, log_eta, log_keep), mask_, reset_, tails, mask)
+
         # re-run the unfinished chunk with the new tokens, from the weights at the chunk boundary
         r = state.pending_q.shape[2]
         Q, K, V = _prepend(state.pending_q, q), _prepend(state.pending_k, k), _prepend(state.pending_v, v)
@@ -232,6 +237,7 @@ class NeuralMemory(nn.Module):
         total = r + T
         full = total - total % self.chunk_size
         W, S = state.weights, state.momentum
+        running_W, running_S = W, S
         reset_weights = tuple(self.initial_weights) if any_reset else None
         ys, inner_losses = [], []
         for lo, hi in ((0, full), (full, total)):
@@ -247,6 +253,7 @@ class NeuralMemory(nn.Module):
             )
             ys.append(y_part)
             inner_losses.append(loss_part)
+            running_W, running_S = W_part, S_part  # the memory after the last token (the open chunk's end)
             if hi == full:  # the state keeps the boundary weights; the open chunk stays pending
                 W, S = W_part, S_part
         y = _join(ys)[:, :, r:]  # [B, H, T, D]
@@ -263,6 +270,42 @@ class NeuralMemory(nn.Module):
             pending_log_keep=LK[:, :, keep].clone(), pending_mask=M[:, keep].clone(),
             pending_reset=R[:, keep].clone(), conv_tails=tails,
             position=state.position + T, signature=self.signature,
+            running_weights=tuple(running_W), running_momentum=tuple(running_S),
+        )
+        return out, new_state
+
+    def _decode_step(self, x, state, inputs, mask_, reset_, tails, mask):
+        """One token in constant time from the running state (``titans.ops.token_step``); the same result
+        as re-running the open chunk (tested). The token joins the pending ones, so that a later call
+        of several tokens can still re-run the chunk exactly."""
+        q, k, v, theta, log_eta, log_keep = inputs
+        dtype = state.running_weights[0].dtype
+        initial = tuple(w.to(dtype).unsqueeze(0) for w in self.initial_weights)
+        row = lambda t: t[:, None, None, None]  # noqa: E731  [B] -> broadcast over [B, H, d_in, d_out]
+        starts = reset_[:, 0]
+        # the open chunk's gradients are taken at its entering weights, or at the initial weights from a
+        # document start inside it on (SPEC §2)
+        restarted = row(state.pending_reset.any(1) | starts)
+        G = tuple(torch.where(restarted, w0, w) for w0, w in zip(initial, state.weights))
+        W = tuple(torch.where(row(starts), w0, w) for w0, w in zip(initial, state.running_weights))
+        S = tuple(torch.where(row(starts), 0.0, s) for s in state.running_momentum)
+        y, W, S, inner_loss = token_step(
+            q.to(dtype), k.to(dtype), v.to(dtype), theta, log_eta, log_keep, G, W, S,
+            activation=self.activation, residual=self.residual, mask=None if bool(mask_.all()) else mask_[:, 0],
+        )
+        self._record_stats(theta, log_eta, log_keep, inner_loss, mask_)
+        out = self._output(y.to(q.dtype), x, mask)
+        closed = (state.position + 1) % self.chunk_size == 0  # this token ends its chunk: a new boundary
+        pend = (lambda old, new, dim=2: old[:, :, :0] if closed else torch.cat([old, new.to(old.dtype)], dim))
+        new_state = MemoryState(
+            weights=W if closed else state.weights, momentum=S if closed else state.momentum,
+            pending_q=pend(state.pending_q, q), pending_k=pend(state.pending_k, k), pending_v=pend(state.pending_v, v),
+            pending_theta=pend(state.pending_theta, theta), pending_log_eta=pend(state.pending_log_eta, log_eta),
+            pending_log_keep=pend(state.pending_log_keep, log_keep),
+            pending_mask=state.pending_mask[:, :0] if closed else torch.cat([state.pending_mask, mask_], 1),
+            pending_reset=state.pending_reset[:, :0] if closed else torch.cat([state.pending_reset, reset_], 1),
+            conv_tails=tails, position=state.position + 1, signature=self.signature,
+            running_weights=W, running_momentum=S,
         )
         return out, new_state
 
