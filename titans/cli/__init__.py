@@ -8,6 +8,7 @@ import sys
 from ..data import FetchError
 from ..train import TrainingDiverged
 from ..train.checkpoint import CheckpointError
+from ..train.trainer import TrainingInterrupted
 from . import dna, evaluate, export, forecast, generate, info, train
 
 # errors that carry a message meant for the user: printed without a traceback
@@ -22,6 +23,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.run(args)
+    except TrainingInterrupted as stop:  # the checkpoint is written; the message says how to resume
+        print(f"titans {args.verb}: {stop}", file=sys.stderr)
+        raise SystemExit(stop.exit_code) from None
+    except KeyboardInterrupt:  # Ctrl-C anywhere else: one line, the shell's exit status, no traceback
+        print(f"titans {args.verb}: interrupted (Ctrl-C); nothing more was written", file=sys.stderr)
+        raise SystemExit(130) from None
     except _USER_ERRORS as error:
         print(f"titans {args.verb}: error: {error}", file=sys.stderr)
         raise SystemExit(2) from error

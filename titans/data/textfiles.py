@@ -8,8 +8,10 @@ one applies and reports an empty result.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import html
+from contextvars import ContextVar
 from pathlib import Path
 
 from .document import Document
@@ -17,12 +19,61 @@ from .document import Document
 # A MediaWiki export is recognised by its first few kilobytes: enwik8 opens with <mediawiki ...>.
 _SNIFF_CHARS = 1 << 14
 
+# Binary detection looks at the first 64 KiB: a NUL byte, or more than 30 % of the bytes not decoding
+# as UTF-8 (judged over at least 1 KiB, so that a short text cut inside a character still passes; Latin-1
+# prose stays far below, random bytes are near 45 %), marks a file that is not text.
+_BINARY_SNIFF_BYTES = 1 << 16
+_BINARY_MIN_BYTES = 1 << 10
+_BINARY_INVALID_SHARE = 0.3
+_ALLOW_BINARY: ContextVar[bool] = ContextVar("titans_allow_binary", default=False)
+
+
+class BinaryFileError(ValueError):
+    """A file given as text that is not text (an executable, an archive, an image)."""
+
+
+@contextlib.contextmanager
+def binary_allowed(allowed: bool = True):
+    """Read files that look binary instead of refusing them (``titans train --allow-binary``: training on
+    binary data on purpose); inside this block only."""
+    token = _ALLOW_BINARY.set(allowed)
+    try:
+        yield
+    finally:
+        _ALLOW_BINARY.reset(token)
+
+
+def binary_reason(head: bytes) -> str | None:
+    """Why the start of a file is not text, or None when it looks like text (see _BINARY_SNIFF_BYTES)."""
+    head = head[:_BINARY_SNIFF_BYTES]
+    nul = head.find(b"\x00")
+    if nul != -1:
+        return f"a NUL byte at offset {nul:,}"
+    if len(head) < _BINARY_MIN_BYTES:
+        return None
+    invalid = head.decode("utf-8", errors="replace").count("\ufffd") - head.count("\ufffd".encode())
+    if invalid > _BINARY_INVALID_SHARE * len(head):
+        return (f"{invalid / len(head):.0%} of its first {len(head):,} bytes are not UTF-8; a text in another "
+                f"encoding can be converted with iconv -t utf-8")
+    return None
+
 
 def read_text(path: Path) -> str:
-    """A file's text, decoded as UTF-8 with invalid bytes replaced (see Document); .bz2/.gz unpacked."""
+    """A file's text, decoded as UTF-8 with invalid bytes replaced (see Document); .bz2/.gz unpacked.
+
+    A file that is not text (binary_reason) is refused unless inside ``binary_allowed()``: training on
+    an executable by mistake is silent otherwise, since every byte sequence decodes to something. Allowed,
+    a binary file is decoded like any other (bytes that are not UTF-8 become U+FFFD).
+    """
     opener = {".bz2": bz2.open, ".gz": gzip.open}.get(path.suffix.lower(), open)
     with opener(path, "rb") as f:
-        return f.read().decode("utf-8", errors="replace")
+        head = f.read(_BINARY_SNIFF_BYTES)  # judged before the rest is read: a large binary costs 64 KiB
+        reason = None if _ALLOW_BINARY.get() else binary_reason(head)
+        if reason:
+            raise BinaryFileError(f"{path} does not look like text ({reason}); give a text file (UTF-8), a "
+                                  f"folder of .txt files or a corpus recipe, or pass --allow-binary to titans "
+                                  f"train to train on it anyway (bytes that are not UTF-8 become U+FFFD)")
+        return (head + f.read()).decode("utf-8", errors="replace")
 
 
 def base_name(path: Path) -> str:

@@ -131,6 +131,40 @@ def find_checkpoint(path: Path) -> Path:
                           f"step_NNNNNNN folder written by titans train")
 
 
+def resume_candidates(run_dir: Path) -> list[Path]:
+    """The checkpoints of a run a resume may start from, best first: the one ``latest`` names, then the
+    older ``step_NNNNNNN`` folders, newest first. Every such folder was renamed into place only once
+    complete, so one that fails to load was damaged afterwards; the caller reports it and tries the next.
+    Without a usable ``latest`` (missing, empty, naming no folder) all the folders count, newest first."""
+    directory = Path(run_dir) / "checkpoints"
+    folders = sorted((p for p in directory.glob("step_*") if p.is_dir()), reverse=True)  # zero-padded names
+    try:
+        named = directory / (directory / "latest").read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return folders
+    if named.parent != directory or named not in folders:
+        return folders
+    return [named] + [p for p in folders if p.name < named.name]
+
+
+def verify_checkpoint(checkpoint: Path) -> dict:
+    """Check, without loading the tensors, that a checkpoint is whole: its trainer.json is ours and its
+    safetensors files open (a file cut short fails here). Returns the trainer info; CheckpointError names
+    the damaged file."""
+    info = read_trainer(checkpoint)
+    files = ["model.safetensors", "optimizer.safetensors"]
+    files += [f"carried.rank0.{micro}.safetensors" for micro in range(info.get("carried_states", 0))]
+    for name in files:
+        try:
+            with safe_open(str(checkpoint / name), framework="pt"):
+                pass
+        except FileNotFoundError as error:
+            raise CheckpointError(f"{checkpoint / name} is missing: the checkpoint is incomplete") from error
+        except (SafetensorError, OSError, ValueError) as error:
+            raise CheckpointError(f"{checkpoint / name} cannot be read (truncated or corrupt?): {error}") from error
+    return info
+
+
 def load_initial_weights(model, path: Path) -> None:
     """Copy the weights at ``path`` into ``model`` (TrainConfig.init): a run folder, a checkpoint, or a
     save_pretrained folder, whose model must be configured like ``model`` (bfloat16 exports are cast back)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from torch import nn
@@ -21,6 +22,23 @@ def memory_gate_means(model: nn.Module) -> dict[str, float]:
     return stats
 
 
+def read_metrics(path: Path) -> list[dict]:
+    """The records of a ``metrics.jsonl``; a line that is not a JSON object is skipped, since a process
+    killed while appending (SIGKILL, power loss) can leave its last line cut short."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
 class MetricsLog:
     """Appends records to ``metrics.jsonl`` (kept across resumes) and redraws ``loss.png`` on demand."""
 
@@ -29,18 +47,15 @@ class MetricsLog:
         self.png = Path(run_dir) / "loss.png"
         if self.path.exists():
             # a resumed run rewrites the steps after its checkpoint rather than listing them twice
-            kept = [line for line in self.path.read_text().splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= resume_step]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= resume_step]
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
 
     def write(self, record: dict) -> None:
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
     def records(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        return read_metrics(self.path)
 
     def plot(self) -> None:
         """Training and validation loss against tokens, and the memory gates of every layer."""
@@ -75,5 +90,7 @@ class MetricsLog:
             ax.legend(fontsize=6, ncol=2)
             ax.grid(alpha=0.3)
         fig.tight_layout()
-        fig.savefig(self.png, dpi=100)
+        tmp = self.png.with_name(self.png.name + ".tmp")  # replaced whole: a kill mid-write leaves the old one
+        fig.savefig(tmp, dpi=100, format="png")
         plt.close(fig)
+        os.replace(tmp, self.png)

@@ -4,13 +4,21 @@ One process or several (torchrun): every process builds the same batches and tak
 rows, so the steps do not depend on the number of processes. On the CPU a resumed run repeats the
 losses of an uninterrupted one exactly: a batch is a function of the step, and the model, the optimiser
 moments, the RNG and any carried state are restored from the checkpoint.
+
+SIGINT (Ctrl-C) and SIGTERM end a run cleanly: the step under way finishes, a checkpoint is written and
+:class:`TrainingInterrupted` says where and how to resume (a second signal abandons the step at once; the
+previous checkpoint stays). A resume whose newest checkpoint is damaged starts from the newest intact one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
+import shlex
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,15 +34,17 @@ from ..eval.task_batches import TaskBatches, is_task_mixture, parse_mixture
 from ..generate import Sampling, generate
 from ..models import TitansLM
 from .checkpoint import (
-    find_checkpoint,
+    CheckpointError,
     load_checkpoint,
     load_initial_weights,
     read_trainer,
+    resume_candidates,
     save_checkpoint,
+    verify_checkpoint,
 )
 from .config import TrainConfig
 from .distributed import init_distributed, shutdown, wrap_model
-from .metrics import MetricsLog, memory_gate_means
+from .metrics import MetricsLog, memory_gate_means, read_metrics
 
 # fields that change what the steps compute: a resumed run must keep them
 _NUMERIC_FIELDS = ("preset", "variant", "model", "data", "tokenizer", "valid_fraction", "context", "batch_tokens",
@@ -49,14 +59,90 @@ class TrainingDiverged(RuntimeError):
     """Several steps in a row had a non-finite loss or gradient."""
 
 
+class TrainingInterrupted(Exception):
+    """SIGINT or SIGTERM stopped the run. The message is the one line for the user (the step, the
+    checkpoint, the command that resumes); ``exit_code`` follows the shell: 128 + the signal (130, 143)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 @dataclass
 class RunSummary:
+    """What this invocation did: a resume counts only the steps, tokens and time it ran itself."""
+
     steps: int
     tokens: int
     seconds: float
     validation: LanguageModelScore | None
     sample: str | None
     run_dir: Path
+    resumed_from: int = 0
+    """The step this invocation started from (0: a new run)."""
+    already_finished: bool = False
+    """The run had reached its last step before this invocation, which then did nothing."""
+    sample_path: Path | None = None
+
+
+class _StopSignals:
+    """While active, SIGINT and SIGTERM only raise a flag that the loop reads between steps, so that the
+    step under way finishes and a checkpoint can be written; a second signal raises KeyboardInterrupt at
+    once (abandoning the step: the user asked twice). Handlers can only be set in the main thread;
+    elsewhere (a notebook's worker thread) the signals keep their usual effect."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self) -> "_StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+
+
+def _signal_name(signum: int) -> str:
+    return signal.Signals(signum).name
+
+
+def finished_run(config: TrainConfig) -> RunSummary | None:
+    """The summary of the run in ``config.out`` when its newest checkpoint is at the last step (resuming
+    it has nothing to do), found without loading the data or the model; None otherwise."""
+    run_dir = Path(config.out)
+    candidates = resume_candidates(run_dir)
+    if not candidates:
+        return None
+    try:
+        step = verify_checkpoint(candidates[0])["step"]
+    except CheckpointError:
+        return None  # damaged: Trainer.run reports it and falls back to an intact one
+    return _finished_summary(run_dir, step) if step >= config.steps else None
+
+
+def _finished_summary(run_dir: Path, step: int) -> RunSummary:
+    """An already finished run: its validation at the last step, read back from metrics.jsonl."""
+    final = None
+    for r in read_metrics(run_dir / "metrics.jsonl"):
+        if r.get("kind") == "valid" and r.get("step") == step and "scored_tokens" in r:
+            final = LanguageModelScore(r["loss"], r["bits_per_byte"], r["scored_tokens"], r.get("bytes", 0))
+    return RunSummary(0, 0, 0.0, final, None, run_dir, resumed_from=step, already_finished=True)
+
+
+def resume_command(run_dir: Path) -> str:
+    """The command that continues the run in ``run_dir`` (the CLI reads its settings from the folder)."""
+    return f"titans train --resume --out {shlex.quote(str(run_dir))}"
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -100,6 +186,7 @@ class Trainer:
             raise ValueError(f"{config.rows} rows per step (batch_tokens // context) must split evenly over "
                              f"{self.topology.world} processes x {config.accumulation} micro-batches")
         self.run_dir = Path(config.out)
+        self._bar = None
         self.tokenizer = get_tokenizer(config.tokenizer)
         if documents is None and is_task_mixture(config.data):
             self._task_batches()
@@ -200,66 +287,163 @@ class Trainer:
                         trainer_info, rank=self.topology.rank, carried=carried, keep=self.config.keep_checkpoints,
                         barrier=self.topology.barrier)
 
+    def _restore(self) -> tuple[int, list | None]:
+        """Load the newest intact checkpoint (resume_candidates: the one ``latest`` names first). A damaged
+        one is reported and skipped, so that a write cut short or a corrupted file costs the steps since the
+        previous checkpoint, not the run; settings that differ from the run's are an error, not damage."""
+        candidates = resume_candidates(self.run_dir)
+        if not candidates:
+            if (self.run_dir / "train_config.json").is_file():
+                self._say(f"{self.run_dir} holds no checkpoint yet (the run stopped before its first): "
+                          f"starting it from step 0")
+                return 0, None
+            raise CheckpointError(f"no checkpoint at {self.run_dir}: nothing to resume; give the --out of an "
+                                  f"earlier titans train run, or drop --resume to start a new run there")
+        damaged = []
+        for checkpoint in candidates:
+            try:
+                self._check_resumable(read_trainer(checkpoint))
+                restored = load_checkpoint(checkpoint, self.model, self.optimizer, rank=self.topology.rank)
+            except CheckpointError as error:
+                damaged.append(f"{checkpoint.name}: {error}")
+                self._say(f"checkpoint {checkpoint} is damaged and was skipped: {error}")
+                continue
+            if damaged:
+                self._say(f"resuming from {checkpoint.name}, the newest intact checkpoint (step {restored.step})")
+            return restored.step, restored.carried
+        raise CheckpointError(f"no intact checkpoint in {self.run_dir / 'checkpoints'} "
+                              f"({'; '.join(damaged)}); start a new run with another --out")
+
+    def _finished(self, start: int) -> RunSummary:
+        """A resume of a run that had already taken its last step: nothing is trained or generated again."""
+        shutdown(self.topology)
+        return _finished_summary(self.run_dir, start)
+
+    def _write_config(self) -> None:
+        """``train_config.json``, replaced atomically: a resume reads its settings from it."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.run_dir / "train_config.json.tmp"
+        self.config.save(tmp)
+        os.replace(tmp, self.run_dir / "train_config.json")
+
     def run(self, resume: bool = False) -> RunSummary:
         config, topology = self.config, self.topology
         start, carried = 0, None
         if resume:
-            checkpoint = find_checkpoint(self.run_dir)
-            self._check_resumable(read_trainer(checkpoint))
-            restored = load_checkpoint(checkpoint, self.model, self.optimizer, rank=topology.rank)
-            start, carried = restored.step, restored.carried
+            start, carried = self._restore()
+            if start >= config.steps:
+                return self._finished(start)
         elif (self.run_dir / "checkpoints" / "latest").exists():
             raise FileExistsError(f"{self.run_dir} already holds a run; pass --resume to continue it or "
                                   f"choose another --out (nothing was overwritten)")
         if topology.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            config.save(self.run_dir / "train_config.json")
+            self._write_config()
         log = MetricsLog(self.run_dir, resume_step=start) if topology.is_main else None
-        bar = self._progress_bar(start)
-        score, bad, began = None, 0, time.perf_counter()
-        for step in range(start, config.steps):
-            tick = time.perf_counter()
-            finite, loss, grad_norm, carried_next = self._step(step, carried)
-            seconds = time.perf_counter() - tick
-            if not finite:
-                bad += 1
-                self._say(f"step {step + 1}: non-finite loss or gradient (loss {loss}, grad norm {grad_norm}); "
-                          f"step skipped ({bad} in a row)")
-                if bad >= config.max_bad_steps:
-                    saved = (self.run_dir / "checkpoints" / "latest").exists()
-                    where = (f"the last good checkpoint is in {self.run_dir / 'checkpoints'}; lower --lr or raise "
-                             f"--warmup and --resume" if saved else
-                             "no checkpoint had been written yet; lower --lr or raise --warmup and start again")
-                    raise TrainingDiverged(f"{bad} non-finite steps in a row up to step {step + 1}; the run "
-                                           f"stopped: {where}")
-                continue
-            bad, carried = 0, carried_next
-            done = step + 1
-            record = {"kind": "train", "step": done, "tokens": done * config.batch_tokens, "loss": loss,
-                      "lr": learning_rate(config, step), "grad_norm": grad_norm,
-                      "tokens_per_s": config.batch_tokens / seconds, **memory_gate_means(self.module)}
-            if log:
-                log.write(record)
-            if bar:
-                bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
-                bar.update(1)
-            if done % config.eval_every == 0 or done == config.steps:
-                score = self.validate()
-                if log:
-                    scored = score.to_dict()
-                    scored["scored_tokens"] = scored.pop("tokens")  # "tokens" counts training tokens
-                    log.write({"kind": "valid", "step": done, "tokens": record["tokens"], **scored})
-                    log.plot()
-                self._say(f"step {done}: validation loss {score.loss:.4f}, {score.bits_per_byte:.4f} bits per byte")
-            if done % config.save_every == 0 or done == config.steps:
-                self._save(done, carried)
-        if bar:
-            bar.close()
-        sample = self._sample() if config.sample_tokens else None
-        summary = RunSummary(config.steps, config.steps * config.batch_tokens, time.perf_counter() - began, score,
-                             sample, self.run_dir)
+        began = time.perf_counter()
+        self._bar = self._progress_bar(start)
+        try:
+            with _StopSignals() as signals:
+                score, carried = self._loop(start, carried, log, signals, began)
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+        sample, sample_path = None, None
+        if config.sample_tokens and signals.received is None:  # stopped during the last step: no sample
+            sample = self._sample()
+            if topology.is_main:
+                sample_path = self.run_dir / "sample.txt"
+                sample_path.write_text(sample + "\n")
+        summary = RunSummary(config.steps - start, (config.steps - start) * config.batch_tokens,
+                             time.perf_counter() - began, score, sample, self.run_dir, resumed_from=start,
+                             sample_path=sample_path)
         shutdown(topology)
         return summary
+
+    def _loop(self, start: int, carried, log: MetricsLog | None, signals: _StopSignals, began: float):
+        """Steps ``start`` to the end; returns the last validation and the carried state. Checks for a stop
+        signal after every step (see _interrupt)."""
+        config = self.config
+        score, bad, saved = None, 0, start
+        done = start
+        try:
+            for step in range(start, config.steps):
+                tick = time.perf_counter()
+                finite, loss, grad_norm, carried_next = self._step(step, carried)
+                seconds = time.perf_counter() - tick
+                done = step + 1
+                if finite:
+                    bad, carried = 0, carried_next
+                    record = {"kind": "train", "step": done, "tokens": done * config.batch_tokens, "loss": loss,
+                              "lr": learning_rate(config, step), "grad_norm": grad_norm,
+                              "tokens_per_s": config.batch_tokens / seconds, **memory_gate_means(self.module)}
+                    if log:
+                        log.write(record)
+                    self._advance_bar(loss, done - start, began)
+                    validating = done % config.eval_every == 0 or done == config.steps
+                    if validating:
+                        score = self._validate_and_log(done, log)
+                    if done % config.save_every == 0 or done == config.steps:
+                        self._save(done, carried)
+                        saved = done
+                    if log and (validating or saved == done):  # loss.png keeps up with the checkpoints
+                        log.plot()
+                else:
+                    bad += 1
+                    self._say(f"step {done}: non-finite loss or gradient (loss {loss}, grad norm {grad_norm}); "
+                              f"step skipped ({bad} in a row)")
+                    self._advance_bar(float("nan"), done - start, began)
+                    if bad >= config.max_bad_steps:
+                        self._diverged(bad, done)
+                if self._stop_requested(signals) and done < config.steps:
+                    self._interrupt(signals.received or signal.SIGTERM, done, saved, carried, log)
+        except KeyboardInterrupt:
+            # a second signal (or a KeyboardInterrupt without our handler) during a step or a save
+            signum = signals.received or signal.SIGINT
+            raise TrainingInterrupted(self._abandoned_message(signum, done), 128 + signum) from None
+        return score, carried
+
+    def _validate_and_log(self, done: int, log: MetricsLog | None) -> LanguageModelScore:
+        score = self.validate()
+        if log:
+            scored = score.to_dict()
+            scored["scored_tokens"] = scored.pop("tokens")  # "tokens" counts training tokens
+            log.write({"kind": "valid", "step": done, "tokens": done * self.config.batch_tokens, **scored})
+        self._say(f"step {done}: validation loss {score.loss:.4f}, {score.bits_per_byte:.4f} bits per byte")
+        return score
+
+    def _diverged(self, bad: int, done: int) -> None:
+        saved = (self.run_dir / "checkpoints" / "latest").exists()
+        where = (f"the last good checkpoint is in {self.run_dir / 'checkpoints'}; lower --lr or raise "
+                 f"--warmup and --resume" if saved else
+                 "no checkpoint had been written yet; lower --lr or raise --warmup and start again")
+        raise TrainingDiverged(f"{bad} non-finite steps in a row up to step {done}; the run stopped: {where}")
+
+    def _stop_requested(self, signals: _StopSignals) -> bool:
+        """Whether any process received a stop signal: all must stop at the same step, since writing a
+        checkpoint is collective (torchrun forwards a signal to every process, not always at once)."""
+        if self.topology.world == 1:
+            return signals.received is not None
+        return self.topology.sum(float(signals.received is not None)) > 0
+
+    def _interrupt(self, signum: int, done: int, saved: int, carried, log: MetricsLog | None) -> None:
+        """Write a checkpoint at ``done`` (unless one was just written) and redraw loss.png, then stop."""
+        if saved != done:
+            self._save(done, carried)
+        if log:
+            log.plot()
+        where = self.run_dir / "checkpoints" / f"step_{done:07d}"
+        raise TrainingInterrupted(f"interrupted by {_signal_name(signum)} after step {done} of {self.config.steps}; "
+                                  f"checkpoint written to {where}; resume with: {resume_command(self.run_dir)}",
+                                  128 + signum)
+
+    def _abandoned_message(self, signum: int, done: int) -> str:
+        """A second signal: whatever was under way (a step, a validation, a checkpoint) was dropped."""
+        candidates = resume_candidates(self.run_dir)
+        kept = (f"the newest checkpoint is {candidates[0]}" if candidates else
+                "no checkpoint had been written yet")
+        return (f"interrupted by {_signal_name(signum)} a second time: stopped at once with {done} of "
+                f"{self.config.steps} steps done; {kept}; resume with: {resume_command(self.run_dir)}")
 
     def _sample(self) -> str:
         """A continuation of the start of a validation document (every process decodes; rank 0 reports)."""
@@ -269,6 +453,8 @@ class Trainer:
         return self.tokenizer.decode(prompt) + self.tokenizer.decode(out)
 
     def _progress_bar(self, start: int):
+        """Steps done of all, the elapsed time and the ETA (from this invocation's own rate), the loss and
+        the tokens per second averaged over this invocation (validation and checkpoints included)."""
         if not (self.progress and self.topology.is_main):
             return None
         from tqdm import tqdm
@@ -276,6 +462,18 @@ class Trainer:
         return tqdm(total=self.config.steps, initial=start, desc="train", unit="step", file=sys.stderr,
                     dynamic_ncols=True)
 
+    def _advance_bar(self, loss: float, steps_run: int, began: float) -> None:
+        if self._bar is None:
+            return
+        tokens_per_s = steps_run * self.config.batch_tokens / max(time.perf_counter() - began, 1e-9)
+        self._bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_s:,.0f}", refresh=False)
+        self._bar.update(1)
+
     def _say(self, message: str) -> None:
-        if self.topology.is_main:
+        """A log line on stderr; above the progress bar when one is shown (never onto its line)."""
+        if not self.topology.is_main:
+            return
+        if self._bar is not None:
+            self._bar.write(message, file=sys.stderr)
+        else:
             print(message, file=sys.stderr, flush=True)
