@@ -187,7 +187,9 @@ class TitansLM(nn.Module):
             if header["fingerprint"] != self.config.fingerprint():
                 raise ValueError(f"{path} was saved by a model with another configuration "
                                  f"({header['fingerprint']} != {self.config.fingerprint()})")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            # fresh (aligned) copies: a kernel may round differently on a buffer at another alignment, and a
+            # loaded state must continue bit for bit as the one that was saved
+            tensors = {k: f.get_tensor(k).clone() for k in f.keys()}
         layers = []
         for i, entry in enumerate(json.loads(header["structure"])):
             bare = entry.pop("bare", False)

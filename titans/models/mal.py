@@ -3,6 +3,7 @@ sliding-window attention reads the memory's output."""
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ..config import TitansConfig
@@ -25,20 +26,27 @@ class MALBlock(nn.Module):
         self.feed_forward = FeedForward(config)
 
     def forward(self, x, state=None, *, mask=None, reset=None):
-        sinks = None
+        sinks = primed = None
         if self.persistent is not None:
             # the memory reads the persistent tokens first; what it makes of them (input-independent, so
             # one row serves the batch, and every packed document may see them) is what attention keeps
-            # as sinks. Recomputed at every call (N_p tokens) so that the sinks follow the parameters
-            # and keep their gradient after a detach.
-            p = self.persistent()
-            p_out, primed = prime_memory(self.memory, self.memory_norm(p), x.shape[0])
-            sinks = self.attention_norm(p + p_out[0])
+            # as sinks. While training they are recomputed at every call (N_p tokens), so that they
+            # follow the parameters and keep their gradient after a detach; without gradients (decoding,
+            # evaluation) the state keeps them and a decoded token does not re-read them.
+            if state is not None and not torch.is_grad_enabled():
+                sinks = state.get("sinks")
+            if sinks is None or state is None:
+                p = self.persistent()
+                p_out, primed = prime_memory(self.memory, self.memory_norm(p), x.shape[0] if state is None else 1)
+                sinks = self.attention_norm(p + p_out[0])
         if state is None:
-            state = {"attention": None, "memory": None if self.persistent is None else primed}
+            state = {"attention": None, "memory": primed}
         m, memory_state = self.memory(self.memory_norm(x), state["memory"], mask=mask, reset=reset)
         x = x + m
         h, attention_state = self.attention(
             self.attention_norm(x), state["attention"], mask=mask, sinks=sinks, reset=reset
         )
-        return self.feed_forward(x + h), {"attention": attention_state, "memory": memory_state}
+        new_state = {"attention": attention_state, "memory": memory_state}
+        if sinks is not None:
+            new_state["sinks"] = sinks
+        return self.feed_forward(x + h), new_state
