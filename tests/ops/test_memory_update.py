@@ -325,3 +325,31 @@ def test_the_flush_leaves_normal_state_untouched():
     _, W, _ = chunk_memory_update(**inputs, chunk_size=8)
     for w0, w in zip(inputs["weights"], W):
         assert torch.equal(w, w0)
+
+
+@pytest.mark.parametrize("with_resets", [False, True])
+def test_rows_split_over_threads_give_bitwise_the_single_walk(with_resets):
+    inputs = make_inputs(B=3, H=2, T=37, dtype=torch.float32, seed=8)  # 6 rows: split 3 + 3, or 2 + 2 + 2
+    extra = {}
+    if with_resets:
+        reset = torch.zeros(3, 37, dtype=torch.bool)
+        reset[0, 9] = reset[2, 20] = True
+        extra = dict(reset=reset, reset_weights=tuple(w[0, :1].clone() for w in inputs["weights"]))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = run_with_grads(chunk_memory_update, inputs, chunk_size=8, **extra)
+        for n in (2, 3):
+            torch.set_num_threads(n)
+            split = run_with_grads(chunk_memory_update, inputs, chunk_size=8, **extra)
+            for a, b in zip([single[0], *single[1], *single[2], *single[3]], [split[0], *split[1], *split[2], *split[3]]):
+                assert torch.equal(a, b)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_the_split_walk_keeps_inference_mode_and_no_grad():
+    inputs = make_inputs(B=2, H=2, T=20, dtype=torch.float32, seed=9)
+    with torch.inference_mode():
+        y, W, _ = chunk_memory_update(**inputs, chunk_size=8)
+    assert y.is_inference() and not W[0].requires_grad

@@ -14,6 +14,7 @@ from torch.autograd.function import once_differentiable
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from .chunk_step import backward_step, flush_small_, forward_step
+from .row_parallel import in_parallel, row_parts
 
 _STATE_FLUSH = 1 / 3  # see chunk_step.flush_small_
 _STORED = object()  # marks a tensor leaf of the per-chunk record, kept through save_for_backward
@@ -36,25 +37,32 @@ class ChunkedMemory(torch.autograd.Function):
         B, H, N, b, D = q.shape
         flat = lambda t: t.reshape(B * H, *t.shape[2:])  # noqa: E731
         q_, k_, v_, qk_, A_, Bm_, C_, s_, e_ = map(flat, (q, k, v, qk, A, Bm, C, s, e))
-        W = [flat(t) for t in tensors[:depth]]
-        S = [flat(t) for t in tensors[depth : 2 * depth]]
+        W_in = [flat(t) for t in tensors[:depth]]
+        S_in = [flat(t) for t in tensors[depth : 2 * depth]]
         reset_at = _reset_inputs(R, after, tensors[2 * depth :], depth, flat, (B, H, N, b))
         y = q_.new_empty(q_.shape)
         inner_loss = q_.new_empty(q_.shape[:-1])
-        chunks = []
-        for n in range(N):
-            y_n, loss_n, new_W, new_S, saved = forward_step(
-                W, S, q_[:, n], k_[:, n], v_[:, n], qk_[:, n], A_[:, n], Bm_[:, n], C_[:, n], s_[:, n], e_[:, n],
-                activation, residual, reset_at(n),
-            )
-            y[:, n], inner_loss[:, n] = y_n, loss_n
-            if needs_backward:  # else (no_grad inference) only one chunk is held at a time
-                chunks.append((W, S, saved))
-            W, S = flush_small_(new_W, _STATE_FLUSH), flush_small_(new_S, _STATE_FLUSH)
-        ctx.config, ctx.shape = config, (B, H)
+
+        def walk(rows: slice):
+            W, S, chunks = [w[rows] for w in W_in], [m[rows] for m in S_in], []
+            for n in range(N):
+                y_n, loss_n, new_W, new_S, saved = forward_step(
+                    W, S, q_[rows, n], k_[rows, n], v_[rows, n], qk_[rows, n], A_[rows, n], Bm_[rows, n],
+                    C_[rows, n], s_[rows, n], e_[rows, n], activation, residual, reset_at(n, rows),
+                )
+                y[rows, n], inner_loss[rows, n] = y_n, loss_n
+                if needs_backward:  # else (no_grad inference) only one chunk is held at a time
+                    chunks.append((W, S, saved))
+                W, S = flush_small_(new_W, _STATE_FLUSH), flush_small_(new_S, _STATE_FLUSH)
+            return W, S, chunks
+
+        parts = row_parts(B * H)
+        walked = in_parallel(walk, parts)
+        W, S = _join_rows([w for w, _, _ in walked]), _join_rows([m for _, m, _ in walked])
+        ctx.config, ctx.shape, ctx.parts = config, (B, H), parts
         # the per-chunk boundary state and activations go through save_for_backward too (not a ctx
         # attribute), so that saved-tensor hooks see them: activation checkpointing then drops them
-        leaves, ctx.chunk_spec = tree_flatten(chunks)
+        leaves, ctx.chunk_spec = tree_flatten([chunks for _, _, chunks in walked])
         ctx.chunk_leaves = [_STORED if isinstance(t, torch.Tensor) else t for t in leaves]
         ctx.n_inputs = 11 + len(tensors) - 2 * depth
         ctx.save_for_backward(q, k, v, qk, A, Bm, C, s, e, R, after, *tensors[2 * depth :],
@@ -73,35 +81,43 @@ class ChunkedMemory(torch.autograd.Function):
         q, k, v, qk, A, Bm, C, s, e, R, after, *reset_tensors = saved_tensors[: ctx.n_inputs]
         stored = iter(saved_tensors[ctx.n_inputs :])
         leaves = [next(stored) if leaf is _STORED else leaf for leaf in ctx.chunk_leaves]
-        chunks = tree_unflatten(leaves, ctx.chunk_spec)
+        chunks_by_part = tree_unflatten(leaves, ctx.chunk_spec)
         N, b = q.shape[2], q.shape[3]
         flat = lambda t: t.reshape(B * H, *t.shape[2:])  # noqa: E731
         q_, k_, v_, qk_, A_, Bm_, C_, s_, e_ = map(flat, (q, k, v, qk, A, Bm, C, s, e))
         reset_at = _reset_inputs(R, after, reset_tensors, depth, flat, (B, H, N, b))
-        last_W, last_S, _ = chunks[-1]
-        dW = [torch.zeros_like(w) if g is None else flat(g) for g, w in zip(dstate[:depth], last_W)]
-        dS = [torch.zeros_like(w) if g is None else flat(g) for g, w in zip(dstate[depth:], last_S)]
         dy_ = torch.zeros_like(q_) if dy is None else flat(dy)
         grads = [torch.empty_like(t) for t in (q_, k_, v_, qk_, A_, Bm_, C_, s_, e_)]
         if R is not None:
             dR = torch.empty_like(flat(R))
             dW0 = [torch.zeros_like(flat(t)) for t in reset_tensors[:depth]]
             d_reset_keys = [torch.empty_like(flat(t)) for t in reset_tensors[depth:]]
-        for n in range(N - 1, -1, -1):
-            W, S, saved = chunks[n]
-            *chunk_grads, reset_grads = backward_step(
-                W, S, saved, q_[:, n], k_[:, n], v_[:, n], qk_[:, n], A_[:, n], Bm_[:, n], C_[:, n], s_[:, n],
-                e_[:, n], dy_[:, n], dW, dS, activation, residual, reset_at(n),
-            )
-            dW, dS = flush_small_(chunk_grads[0]), flush_small_(chunk_grads[1])
-            for full, g in zip(grads, chunk_grads[2:]):
-                full[:, n] = g
-            if reset_grads is not None:
-                dR[:, n] = reset_grads[0]
-                for total, g in zip(dW0, reset_grads[1]):
-                    total += g
-                for full, g in zip(d_reset_keys, [*reset_grads[2], *reset_grads[3]]):
-                    full[:, n] = g
+
+        def walk_back(part: int):
+            rows, chunks = ctx.parts[part], chunks_by_part[part]
+            last_W, last_S, _ = chunks[-1]
+            dW = [torch.zeros_like(w) if g is None else flat(g)[rows] for g, w in zip(dstate[:depth], last_W)]
+            dS = [torch.zeros_like(w) if g is None else flat(g)[rows] for g, w in zip(dstate[depth:], last_S)]
+            for n in range(N - 1, -1, -1):
+                W, S, saved = chunks[n]
+                *chunk_grads, reset_grads = backward_step(
+                    W, S, saved, q_[rows, n], k_[rows, n], v_[rows, n], qk_[rows, n], A_[rows, n], Bm_[rows, n],
+                    C_[rows, n], s_[rows, n], e_[rows, n], dy_[rows, n], dW, dS, activation, residual,
+                    reset_at(n, rows),
+                )
+                dW, dS = flush_small_(chunk_grads[0]), flush_small_(chunk_grads[1])
+                for full, g in zip(grads, chunk_grads[2:]):
+                    full[rows, n] = g
+                if reset_grads is not None:
+                    dR[rows, n] = reset_grads[0]
+                    for total, g in zip(dW0, reset_grads[1]):
+                        total[rows] += g
+                    for full, g in zip(d_reset_keys, [*reset_grads[2], *reset_grads[3]]):
+                        full[rows, n] = g
+            return dW, dS
+
+        walked = in_parallel(walk_back, list(range(len(ctx.parts))))
+        dW, dS = _join_rows([w for w, _ in walked]), _join_rows([m for _, m in walked])
         unflat = lambda t: t.view(B, H, *t.shape[1:])  # noqa: E731
         out = [None, *map(unflat, grads), None if R is None else unflat(dR), None,
                *map(unflat, dW), *map(unflat, dS)]
@@ -110,13 +126,22 @@ class ChunkedMemory(torch.autograd.Function):
         return tuple(out)
 
 
+def _join_rows(parts: list[list[torch.Tensor]]) -> list[torch.Tensor]:
+    """Per layer, the row slices of a state put back together (no copy for a single slice)."""
+    if len(parts) == 1:
+        return parts[0]
+    return [torch.cat(layer) for layer in zip(*parts)]
+
+
 def _reset_inputs(R, after, reset_tensors, depth, flat, shape):
-    """A function of the chunk index giving ``forward_step``'s ``reset`` argument (None without resets)."""
+    """A function of the chunk index and row slice giving ``forward_step``'s ``reset`` argument (None
+    without resets)."""
     if R is None:
-        return lambda n: None
+        return lambda n, rows: None
     B, H, N, b = shape
     R_, after_ = flat(R), flat(after.expand(B, H, N, b)).unsqueeze(-1)
     W0 = [flat(t) for t in reset_tensors[:depth]]
     keys = [flat(t) for t in reset_tensors[depth:]]
     reset_h, reset_d = keys[: depth - 1], keys[depth - 1 :]
-    return lambda n: (R_[:, n], after_[:, n], W0, [t[:, n] for t in reset_h], [t[:, n] for t in reset_d])
+    return lambda n, rows: (R_[rows, n], after_[rows, n], [w[rows] for w in W0], [t[rows, n] for t in reset_h],
+                            [t[rows, n] for t in reset_d])
