@@ -42,3 +42,12 @@ def test_only_the_named_objects_are_read(tmp_path):
     assert list(read_lazyload_db(rdx, rdb, names=["persuasion"])) == ["persuasion"]
     with pytest.raises(KeyError, match=r"no object\(s\) \['sanditon'\]; it has \['emma', 'persuasion'\]"):
         read_lazyload_db(rdx, rdb, names=["sanditon"])
+
+
+def test_without_rdata_the_error_names_the_extra_to_install(tmp_path, monkeypatch):
+    import sys
+
+    write_lazyload_db(tmp_path, NOVELS)
+    monkeypatch.setitem(sys.modules, "rdata", None)  # as if the austen extra were not installed
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[austen\]'"):
+        RECIPES["austen"].parse(tmp_path)

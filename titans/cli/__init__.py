@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+import torch
+
 from ..data import FetchError
 from ..train import TrainingDiverged
 from ..train.checkpoint import CheckpointError
 from ..train.trainer import TrainingInterrupted
 from . import dna, evaluate, export, forecast, generate, info, train
 
-# errors that carry a message meant for the user: printed without a traceback
-_USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, CheckpointError, FetchError, TrainingDiverged)
+# errors that carry a message meant for the user: printed without a traceback (an ImportError names the
+# optional extra to install)
+_USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, CheckpointError, FetchError, TrainingDiverged,
+                ImportError)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,6 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     for verb in (info, train, generate, evaluate, export, forecast, dna):
         verb.add_parser(verbs)
     args = parser.parse_args(argv)
+    # subnormal floats take the CPU's slow path; the memory op already flushes its carried state, this
+    # covers whatever else a command computes (no value a model needs is that small)
+    torch.set_flush_denormal(True)
     try:
         args.run(args)
     except TrainingInterrupted as stop:  # the checkpoint is written; the message says how to resume

@@ -92,7 +92,8 @@ def _to_python(serialized: bytes, source: Path) -> Any:
     try:
         import rdata
     except ImportError:
-        raise ImportError("reading R data files needs the 'rdata' package: pip install rdata") from None
+        raise ImportError("reading R data files (the austen corpus) needs the 'rdata' package: "
+                          "pip install -e '.[austen]' (or pip install 'rdata>=0.11,<1.2')") from None
     with warnings.catch_warnings():
         # A bare serialization has no file-type magic; rdata says "assumed RDS", which is right here.
         warnings.simplefilter("ignore", UserWarning)

@@ -194,6 +194,7 @@ class Trainer:
             self._packed_lanes(load_documents(config.data) if documents is None else documents)
         self.token_bytes = token_byte_lengths(self.tokenizer)
 
+        torch.set_flush_denormal(True)  # see titans.ops.chunk_step.flush_small_: subnormals are slow on CPUs
         torch.manual_seed(config.seed)
         self.model = TitansLM(config.model_config(self.tokenizer.vocab_size)).to(self.device)
         if config.init:
