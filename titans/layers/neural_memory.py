@@ -295,7 +295,7 @@ class NeuralMemory(nn.Module):
         )
         self._record_stats(theta, log_eta, log_keep, inner_loss, mask_)
         out = self._output(y.to(q.dtype), x, mask)
-        closed = (state.position + 1) % self.chunk_size == 0  # this token ends its chunk: a new boundary
+        closed = state.pending_q.shape[2] + 1 == self.chunk_size  # this token ends its chunk: a new boundary
         pend = (lambda old, new, dim=2: old[:, :, :0] if closed else torch.cat([old, new.to(old.dtype)], dim))
         new_state = MemoryState(
             weights=W if closed else state.weights, momentum=S if closed else state.momentum,
