@@ -1,0 +1,162 @@
+"""``TitansForCausalLM``: a transformers ``PreTrainedModel`` + ``GenerationMixin`` around
+:class:`titans.models.TitansLM` (the model code is TitansLM's; this is the adapter)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+from transformers import GenerationMixin, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from ..models import TitansLM
+from .cache import TitansCache
+from .configuration import TitansHFConfig
+
+
+@dataclass
+class TitansCausalLMOutput(ModelOutput):
+    """Loss (with labels), logits ``[B, T, vocab]``, and the cache after the tokens read. The cache is
+    under both names transformers 5 has used for it (``cache`` from 5.2x, ``past_key_values`` before)."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    cache: TitansCache | None = None
+    past_key_values: TitansCache | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+class TitansPreTrainedModel(PreTrainedModel):
+    config_class = TitansHFConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _supports_cache_class = True
+
+    def _init_weights(self, module):
+        """TitansLM initialises its own weights (and from_pretrained loads every one of them)."""
+
+
+class TitansForCausalLM(TitansPreTrainedModel, GenerationMixin):
+    """``AutoModelForCausalLM`` for a Titans model (any variant, or a baseline): ``model.generate`` reads
+    the prompt once and each new token once, the state carried in a :class:`TitansCache`."""
+
+    def __init__(self, config: TitansHFConfig):
+        super().__init__(config)
+        self.model = TitansLM(config.to_titans())
+        self.post_init()
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        model = super().from_pretrained(*args, **kwargs)
+        # fresh (aligned) copies of the weights: transformers leaves them in views of the file's buffer at odd
+        # offsets, where a kernel can round differently, and a loaded model must compute what the saved one did
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.data = parameter.data.clone()
+        return model
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        return False  # the model makes its own TitansCache on the first call
+
+    def get_input_embeddings(self):
+        return self.model.embed
+
+    def set_input_embeddings(self, value):
+        self.model.embed = value
+
+    def get_output_embeddings(self):
+        return None  # TitansLM ties or owns its head; transformers must not re-tie it
+
+    @property
+    def titans(self) -> TitansLM:
+        """The TitansLM inside (``titans.generate``, ``save_state`` and the rest work on it)."""
+        return self.model
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: TitansCache | None = None,
+        past_key_values: TitansCache | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        **kwargs,
+    ):
+        """``input_ids`` ``[B, T]``: the tokens not yet read by ``cache``; ``attention_mask`` ``[B, >= T]``
+        (0 for padding; its last T columns belong to ``input_ids``); ``labels`` as ``input_ids`` (shifted
+        inside, -100 ignored)."""
+        if inputs_embeds is not None:
+            raise ValueError("TitansForCausalLM reads token ids only (inputs_embeds is not supported)")
+        if input_ids is None:
+            raise ValueError("input_ids is required")
+        cache = cache if cache is not None else past_key_values
+        if cache is not None and not isinstance(cache, TitansCache):
+            if isinstance(cache, torch.nn.Module) or cache.get_seq_length() > 0:
+                raise TypeError(f"TitansForCausalLM carries its state in a TitansCache, got {type(cache).__name__}")
+            cache = None  # an empty foreign cache (e.g. a DynamicCache made by the caller): start fresh
+        use_cache = self.config.use_cache if use_cache is None else use_cache
+        if use_cache and cache is None:
+            cache = TitansCache()
+        mask = None
+        if attention_mask is not None:
+            mask = attention_mask[:, -input_ids.shape[1]:].bool()
+            if bool(mask.all()):
+                mask = None  # as titans.generate: an all-true mask is no mask
+        state = cache.state if cache is not None else None
+        if output_hidden_states:
+            hidden, new_state = self.model.features(input_ids, state, mask=mask)
+            logits = hidden @ self.model.embed.weight.mT if self.model.head is None else self.model.head(hidden)
+        else:
+            hidden = None
+            logits, new_state = self.model(input_ids, state, mask=mask)
+        if cache is not None:
+            cache.state = new_state
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
+                                   labels[:, 1:].reshape(-1), ignore_index=-100)
+        output = TitansCausalLMOutput(loss=loss, logits=logits, cache=cache if use_cache else None,
+                                      past_key_values=cache if use_cache else None,
+                                      hidden_states=None if hidden is None else (hidden,))
+        if return_dict is False:
+            return output.to_tuple()
+        return output
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.LongTensor,
+        next_sequence_length: int | None = None,
+        cache: TitansCache | None = None,
+        past_key_values: TitansCache | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        is_first_iteration: bool | None = False,
+        use_cache: bool | None = None,
+        **kwargs,
+    ):
+        """Only the tokens the cache has not read go to the model (generate says how many)."""
+        if inputs_embeds is not None:
+            raise ValueError("TitansForCausalLM.generate reads token ids only (inputs_embeds is not supported)")
+        cache = cache if cache is not None else past_key_values
+        if next_sequence_length is not None:
+            input_ids = input_ids[:, -next_sequence_length:]
+        inputs = {"input_ids": input_ids.clone(memory_format=torch.contiguous_format),
+                  "attention_mask": attention_mask, "cache": cache}
+        if use_cache is not None:
+            inputs["use_cache"] = use_cache
+        return inputs
+
+
+def from_titans(model: TitansLM) -> TitansForCausalLM:
+    """A TitansForCausalLM with ``model``'s configuration, weights and dtype (a copy of the weights)."""
+    parameter = next(model.parameters())
+    hf = TitansForCausalLM(TitansHFConfig.from_titans(model.config)).to(device=parameter.device,
+                                                                         dtype=parameter.dtype)
+    hf.model.load_state_dict(model.state_dict())  # after the cast: copied at the model's precision
+    return hf.eval()
