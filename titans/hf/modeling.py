@@ -146,6 +146,10 @@ class TitansForCausalLM(TitansPreTrainedModel, GenerationMixin):
         cache = cache if cache is not None else past_key_values
         if next_sequence_length is not None:
             input_ids = input_ids[:, -next_sequence_length:]
+        elif cache is not None and 0 < cache.get_seq_length() < input_ids.shape[1]:
+            # a cache generate did not measure (passed under the other name than this transformers uses):
+            # the ids are the whole conversation, of which the cache has read the first tokens
+            input_ids = input_ids[:, cache.get_seq_length():]
         inputs = {"input_ids": input_ids.clone(memory_format=torch.contiguous_format),
                   "attention_mask": attention_mask, "cache": cache}
         if use_cache is not None:
