@@ -168,7 +168,10 @@ def test_export_format_hf(tmp_path, capsys):
 
     model, _ = make("mac")
     model.float().save_pretrained(tmp_path / "run")
-    main(["export", str(tmp_path / "run"), str(tmp_path / "hf"), "--format", "hf"])
+    try:
+        main(["export", str(tmp_path / "run"), str(tmp_path / "hf"), "--format", "hf"])
+    finally:
+        torch.set_flush_denormal(False)  # main() sets it for the process; later tests need subnormals
     assert "Hugging Face" in capsys.readouterr().out
     loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "hf")
     assert (tmp_path / "hf" / "model.safetensors").is_file()
