@@ -1,8 +1,18 @@
 """Fixtures shared by the test folders."""
 
 import pytest
+import torch
 
 from titans.train import TrainConfig
+
+
+@pytest.fixture(autouse=True)
+def _subnormals_back_on():
+    """The CLI and the trainer turn on flush-to-zero for their process (subnormal floats are slow); in the
+    test process that would leak into later tests (hypothesis refuses to run under it, and the memory
+    op's flush test needs the reference to keep its subnormals), so every test ends with it off."""
+    yield
+    torch.set_flush_denormal(False)
 
 
 @pytest.fixture
