@@ -11,6 +11,7 @@ from safetensors import SafetensorError
 from ..data import get_tokenizer, load_tokenizer
 from ..models import TitansLM
 from ..train.checkpoint import CheckpointError, find_checkpoint
+from ..train.config import TrainConfig
 
 
 def load_trained(path: str, device: torch.device | str = "cpu"):
@@ -35,3 +36,23 @@ def load_trained(path: str, device: torch.device | str = "cpu"):
         raise ValueError(f"{folder}: the tokenizer has {tokenizer.vocab_size} tokens, the model "
                          f"{model.config.vocab_size}")
     return model, tokenizer
+
+
+def run_train_config(path: str) -> TrainConfig | None:
+    """The TrainConfig a run folder or checkpoint was trained with (its checkpoint's trainer.json, else the run
+    folder's train_config.json); None for a save_pretrained folder or when neither can be read."""
+    folder = Path(path)
+    candidates = []
+    if not (folder / "model.safetensors").is_file() or (folder / "trainer.json").is_file():
+        try:
+            candidates.append(("trainer", find_checkpoint(folder) / "trainer.json"))
+        except CheckpointError:
+            pass
+    candidates.append(("config", folder / "train_config.json"))
+    for kind, file in candidates:
+        try:
+            data = json.loads(file.read_text())
+            return TrainConfig.from_dict(data["train_config"] if kind == "trainer" else data)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None

@@ -60,36 +60,66 @@ def iter_fasta_pieces(path: str | os.PathLike, piece_size: int = 1 << 20) -> Ite
     buffered = 0
     emitted = False
     seen: set[str] = set()
-    with open_sequence_file(path) as stream:
-        for number, line in enumerate(stream, start=1):
-            line = line.rstrip(_LINE_END)
-            if line.startswith(b">"):
-                if record is not None and (buffered or not emitted):
-                    yield record, b"".join(buffer).decode("ascii")
-                record = _record_id(line, path, number)
-                if record in seen:
-                    raise FastaError(f"{path}, line {number}: the record id {record!r} occurs twice; ids must be "
-                                     f"unique")
-                seen.add(record)
-                buffer, buffered, emitted = [], 0, False
-                continue
-            if not line.strip():
-                continue
-            if record is None:
-                raise FastaError(f"{path}, line {number}: sequence before the first '>' header: not a FASTA file "
-                                 f"(every record starts with a line like '>chr1 description')")
-            buffer.append(_clean(line, path, number))
-            buffered += len(buffer[-1])
-            while buffered >= piece_size:
-                joined = b"".join(buffer)
-                yield record, joined[:piece_size].decode("ascii")
-                emitted = True
-                rest = joined[piece_size:]
-                buffer, buffered = ([rest] if rest else []), len(rest)
+    header_line = 0  # the number of the last header line (the rest of a very long one is skipped)
+    for number, line, first in _bounded_lines(path):
+        if first and line.startswith(b">"):
+            if record is not None and (buffered or not emitted):
+                yield record, b"".join(buffer).decode("ascii")
+            record = _record_id(line, path, number)
+            header_line = number
+            if record in seen:
+                raise FastaError(f"{path}, line {number}: the record id {record!r} occurs twice; ids must be "
+                                 f"unique")
+            seen.add(record)
+            buffer, buffered, emitted = [], 0, False
+            continue
+        if not first and number == header_line:
+            continue
+        if not line.strip():
+            continue
+        if record is None:
+            raise FastaError(f"{path}, line {number}: sequence before the first '>' header: not a FASTA file "
+                             f"(every record starts with a line like '>chr1 description')")
+        buffer.append(_clean(line, path, number))
+        buffered += len(buffer[-1])
+        while buffered >= piece_size:
+            joined = b"".join(buffer)
+            yield record, joined[:piece_size].decode("ascii")
+            emitted = True
+            rest = joined[piece_size:]
+            buffer, buffered = ([rest] if rest else []), len(rest)
     if record is None:
         raise FastaError(f"{path} has no '>' header line: not a FASTA file (or empty)")
     if buffered or not emitted:
         yield record, b"".join(buffer).decode("ascii")
+
+
+# a line is read in pieces of at most this many bytes (a FASTA written as one 2 GB line is read in bounded memory)
+_READ_BYTES = 1 << 20
+
+
+def _bounded_lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
+    """``(line number, piece of the line without its line end, whether the piece starts the line)``, each
+    piece at most _READ_BYTES long; a damaged compressed file is a FastaError naming it."""
+    limit = _READ_BYTES
+    number, first = 1, True
+    try:
+        with open_sequence_file(path) as stream:
+            while True:
+                piece = stream.readline(limit)
+                if not piece:
+                    return
+                ended = piece.endswith(b"\n")
+                yield number, piece.rstrip(_LINE_END), first
+                if ended:
+                    number, first = number + 1, True
+                else:
+                    first = False
+    except (OSError, EOFError, lzma.LZMAError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise FastaError(f"{path}: cannot be read ({type(error).__name__}: {error}); the compressed file is "
+                         f"damaged or truncated: download it again or give the uncompressed FASTA") from None
 
 
 def read_fasta(path: str | os.PathLike) -> dict[str, str]:

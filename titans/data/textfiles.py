@@ -11,6 +11,7 @@ import bz2
 import contextlib
 import gzip
 import html
+import zlib
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -66,14 +67,26 @@ def read_text(path: Path) -> str:
     a binary file is decoded like any other (bytes that are not UTF-8 become U+FFFD).
     """
     opener = {".bz2": bz2.open, ".gz": gzip.open}.get(path.suffix.lower(), open)
-    with opener(path, "rb") as f:
-        head = f.read(_BINARY_SNIFF_BYTES)  # judged before the rest is read: a large binary costs 64 KiB
-        reason = None if _ALLOW_BINARY.get() else binary_reason(head)
-        if reason:
-            raise BinaryFileError(f"{path} does not look like text ({reason}); give a text file (UTF-8), a "
-                                  f"folder of .txt files or a corpus recipe, or pass --allow-binary to titans "
-                                  f"train to train on it anyway (bytes that are not UTF-8 become U+FFFD)")
-        return (head + f.read()).decode("utf-8", errors="replace")
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(_BINARY_SNIFF_BYTES)  # judged before the rest is read: a large binary costs 64 KiB
+            reason = None if _ALLOW_BINARY.get() else binary_reason(head)
+            if reason:
+                raise BinaryFileError(f"{path} does not look like text ({reason}); give a text file (UTF-8), a "
+                                      f"folder of .txt files or a corpus recipe, or pass --allow-binary to titans "
+                                      f"train to train on it anyway (bytes that are not UTF-8 become U+FFFD)")
+            if len(head) < _BINARY_SNIFF_BYTES:
+                data = head
+            else:  # read from the start once: no second copy of the whole file (head + rest) in memory
+                f.seek(0)
+                data = f.read()
+            del head
+    except (EOFError, OSError, zlib.error) as error:
+        if isinstance(error, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise
+        raise ValueError(f"{path} cannot be read ({type(error).__name__}: {error}); the compressed file is "
+                         f"damaged or truncated: fetch it again, or give it uncompressed") from None
+    return data.decode("utf-8", errors="replace")
 
 
 def base_name(path: Path) -> str:

@@ -23,6 +23,9 @@ SENTENCEPIECE_FILE = "tokenizer.model"
 LLAMA2 = {"package": "mistral-common", "version": "1.13.1", "member": "mistral_common/data/tokenizer.model.v1",
           "sha256": "dadfd56d766715c61d2ef780a525ab43b8e6da4de6865bda3d95fdef5e134055"}
 
+_MAX_SENTENCEPIECE_BYTES = 1 << 28  # 256 MB: a SentencePiece model of even a million pieces is far below
+_MAX_CONFIG_BYTES = 1 << 20
+
 TOKENIZERS = ("bytes", "llama2", "nucleotides", "nucleotides-masked")
 """The names :func:`get_tokenizer` knows; it also takes a ``.model`` path or a saved tokenizer folder."""
 
@@ -72,6 +75,10 @@ class SentencePieceTokenizer:
     def __init__(self, model_file: str | os.PathLike, name: str | None = None):
         self.model_file = Path(model_file)
         self.name = name or self.model_file.name.split(".")[0]
+        size = self.model_file.stat().st_size
+        if size > _MAX_SENTENCEPIECE_BYTES:
+            raise ValueError(f"{self.model_file} is {size:,} bytes: not a SentencePiece model (those are a few MB); "
+                             f"give a .model file, or one of {', '.join(TOKENIZERS)}")
         self._load(self.model_file.read_bytes())
 
     def _load(self, proto: bytes) -> None:
@@ -225,17 +232,22 @@ def load_tokenizer(directory: str | os.PathLike) -> ByteTokenizer | SentencePiec
     config_path = directory / CONFIG_FILE
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path} not found: expected a folder written by a tokenizer's save()")
-    config = json.loads(config_path.read_text())
+    config = _read_json(config_path, "a tokenizer's save()")
     kind = config.get("kind")
     if kind == "bytes":
         tokenizer = ByteTokenizer()
     elif kind == "nucleotides":
         tokenizer = NucleotideTokenizer(masked=bool(config.get("masked", False)))
     elif kind == "sentencepiece":
-        model = directory / config.get("model_file", SENTENCEPIECE_FILE)
+        model_file = config.get("model_file", SENTENCEPIECE_FILE)
+        if not isinstance(model_file, str) or Path(model_file).name != model_file or model_file in ("", ".", ".."):
+            raise ValueError(f"{config_path}: model_file {model_file!r} is not a file name beside it; the folder was "
+                             f"not written by a tokenizer's save()")
+        model = directory / model_file
         if not model.is_file():
             raise FileNotFoundError(f"{config_path} names the SentencePiece model {model.name}, which is missing")
-        tokenizer = SentencePieceTokenizer(model, name=config.get("name"))
+        name = config.get("name")
+        tokenizer = SentencePieceTokenizer(model, name=name if isinstance(name, str) else None)
     else:
         raise ValueError(f"{config_path}: unknown tokenizer kind {kind!r} (expected 'bytes', 'sentencepiece' or "
                          f"'nucleotides')")
@@ -269,3 +281,17 @@ def _as_ints(ids: Iterable[int]) -> list[int]:
 def _write_config(directory: Path, config: dict) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+
+
+def _read_json(path: Path, writer: str) -> dict:
+    """A small JSON object file, or a ValueError naming it and what should have written it."""
+    if path.stat().st_size > _MAX_CONFIG_BYTES:
+        raise ValueError(f"{path} is {path.stat().st_size:,} bytes: not {writer}'s small JSON file")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}): damaged, or not written by {writer}; save the "
+                         f"tokenizer again or point at another folder") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}, not the object {writer} writes")
+    return data

@@ -42,11 +42,12 @@ class LanguageModelScore:
 @torch.no_grad()
 def score_language_model(model, lanes: PackedLanes, token_bytes: torch.Tensor, *, max_batches: int | None = None,
                          device: torch.device | str = "cpu", topology: Topology | None = None,
-                         autocast: bool = False, carry_state: bool = True) -> LanguageModelScore:
+                         autocast: bool = False, carry_state: bool = True, progress=None) -> LanguageModelScore:
     """Score the first ``max_batches`` batches of ``lanes`` (all when None).
 
     token_bytes: ``[vocab]`` UTF-8 bytes each token id stands for (titans.data.token_byte_lengths).
     Under several processes (``topology``) each scores its rows and the totals are summed.
+    progress: called with the number of batches after each one (a progress bar's ``update``), or None.
     """
     rank, world = (0, 1) if topology is None else (topology.rank, topology.world)
     was_training = model.training
@@ -67,6 +68,8 @@ def score_language_model(model, lanes: PackedLanes, token_bytes: torch.Tensor, *
         nats += float(losses[scored.flatten()].sum())
         tokens += float(scored.sum())
         n_bytes += float(token_bytes[targets][scored].sum())
+        if progress is not None:
+            progress(1)
     model.train(was_training)
     if topology is not None:
         nats, tokens, n_bytes = topology.sum(nats), topology.sum(tokens), topology.sum(n_bytes)

@@ -33,10 +33,17 @@ def read_ltsf_csv(path: str | Path, *, target: str | None = "OT") -> Series:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no CSV file at {path}")
-    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte-order mark
-        rows = csv.reader(f)
-        header = [h.strip() for h in next(rows, [])]
-        body = list(rows)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte-order mark
+            rows = csv.reader(f)
+            header = [h.strip() for h in next(rows, [])]
+            body = list(rows)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path.name} is not UTF-8 text (byte {error.start:,}): not a CSV file, or one in "
+                         f"another encoding (convert it with iconv -t utf-8)") from None
+    except csv.Error as error:  # a NUL byte, a cell over the csv module's field limit (binary or not a CSV)
+        raise ValueError(f"{path.name}, line {rows.line_num}: not a readable CSV ({error}); an LTSF CSV is a "
+                         f"date column, then one numeric column per channel") from None
     columns = _check_header(path, header, target)
     dates, values = [], np.empty((len(body), len(columns)))
     for i, row in enumerate(body):

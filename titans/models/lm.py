@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_model, save_file, save_model
 from torch import nn
 from torch.utils.checkpoint import checkpoint
@@ -32,6 +32,36 @@ from .transformer import TransformerBlock
 
 BLOCKS = {"mac": MACBlock, "mag": MAGBlock, "mal": MALBlock, "lmm": LMMBlock,
           "transformer": TransformerBlock, "swa": SWABlock}
+_MAX_CONFIG_BYTES = 1 << 20
+
+
+class ModelFileError(ValueError):
+    """A weights, configuration or state file that cannot be loaded; the message names it and the fix."""
+
+
+def _read_json_object(path: Path, fix: str) -> dict:
+    if path.stat().st_size > _MAX_CONFIG_BYTES:
+        raise ModelFileError(f"{path} is {path.stat().st_size:,} bytes: not a model configuration; {fix}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ModelFileError(f"{path} is not valid JSON ({error}); {fix}") from None
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{path} holds a JSON {type(data).__name__}, not a model configuration; {fix}")
+    return data
+
+
+def _safetensors_shapes(path: Path, fix: str) -> dict:
+    """Every tensor's shape from a safetensors header, nothing loaded (the library bounds the header's size
+    and checks that the offsets lie inside the file)."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError) as error:
+        raise ModelFileError(f"{path} is not a readable safetensors file ({error}): damaged or truncated; "
+                             f"{fix}") from None
+
+
 _STATE_TYPES = {"MemoryState": MemoryState, "AttentionState": AttentionState, "MACState": MACState}
 
 
@@ -148,9 +178,38 @@ class TitansLM(nn.Module):
         for name in ("config.json", "model.safetensors"):
             if not (directory / name).is_file():
                 raise FileNotFoundError(f"{directory / name} is missing: not a directory written by save_pretrained")
-        config = TitansConfig.from_dict(json.loads((directory / "config.json").read_text()))
+        config_file, weights = directory / "config.json", directory / "model.safetensors"
+        fix = "the folder is damaged or was not written by titans: save the model again or point at another one"
+        fields = _read_json_object(config_file, fix)
+        try:
+            config = TitansConfig.from_dict(fields)
+        except (TypeError, ValueError, OverflowError) as error:
+            raise ModelFileError(f"{config_file}: not a valid model configuration ({error}); {fix}") from None
+        stored = _safetensors_shapes(weights, fix)
+        stored_layers = len({k.split(".")[1] for k in stored if k.startswith("blocks.")})
+        if not isinstance(config.layers, int) or config.layers != stored_layers:
+            raise ModelFileError(f"{config_file} says {config.layers!r} layers, {weights} holds {stored_layers}; {fix}")
+        # the shapes the configuration implies, without allocating them (a config.json claiming a huge model
+        # is caught here against what the weights file really holds, before anything is allocated)
+        try:
+            with torch.device("meta"):
+                expected = {k: tuple(v.shape) for k, v in cls(config).state_dict().items()}
+        except (TypeError, ValueError, RuntimeError, OverflowError) as error:
+            raise ModelFileError(f"{config_file}: the configuration cannot be built ({error}); {fix}") from None
+        wrong = [f"{k}: file {stored.get(k)}, config {shape}" for k, shape in expected.items() if stored.get(k) != shape]
+        extra = sorted(set(stored) - set(expected))
+        if wrong or extra:
+            raise ModelFileError(f"{weights} does not hold the weights {config_file} describes "
+                                 f"({'; '.join(wrong[:3] + [f'unexpected {k}' for k in extra[:3]])}); {fix}")
         model = cls(config)
-        load_model(model, str(directory / "model.safetensors"), device=map_location)
+        try:
+            load_model(model, str(weights), device=map_location)
+        except (RuntimeError, SafetensorError, OSError) as error:
+            raise ModelFileError(f"{weights} cannot be loaded ({error}); {fix}") from None
+        bad = [name for name, p in model.state_dict().items() if p.is_floating_point() and not bool(p.isfinite().all())]
+        if bad:
+            raise ModelFileError(f"{weights} holds non-finite values (NaN or inf) in {', '.join(bad[:3])}: the weights "
+                                 f"of a diverged run; load an earlier checkpoint")
         return model
 
     # ---- memory that persists across sessions ----
@@ -180,28 +239,47 @@ class TitansLM(nn.Module):
 
     def load_state(self, path: str | os.PathLike, device: str = "cpu") -> ModelState:
         """Load a state saved by ``save_state``; a state of another configuration is a clear error."""
-        with safe_open(str(path), framework="pt", device=device) as f:
-            header = f.metadata() or {}
-            if "fingerprint" not in header:
-                raise ValueError(f"{path} is not a titans model state (no fingerprint in its header)")
-            if header["fingerprint"] != self.config.fingerprint():
-                raise ValueError(f"{path} was saved by a model with another configuration "
-                                 f"({header['fingerprint']} != {self.config.fingerprint()})")
-            # fresh (aligned) copies: a kernel may round differently on a buffer at another alignment, and a
-            # loaded state must continue bit for bit as the one that was saved
-            tensors = {k: f.get_tensor(k).clone() for k in f.keys()}
-        layers = []
-        for i, entry in enumerate(json.loads(header["structure"])):
-            bare = entry.pop("bare", False)
-            layer = {}
-            for key, spec in entry.items():
-                if spec is None:
-                    layer[key] = None
-                elif spec["type"] == "Tensor":
-                    layer[key] = tensors[f"{i}.{key}"]
-                else:
-                    prefix = f"{i}.{key}."
-                    own = {k[len(prefix):]: t for k, t in tensors.items() if k.startswith(prefix)}
-                    layer[key] = _STATE_TYPES[spec.pop("type")].from_header(own, spec)
-            layers.append(layer["state"] if bare else layer)
-        return ModelState(layers, int(header["position"]), header["fingerprint"])
+        fix = "save the state again with this model, or start from state=None"
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no saved state at {path}")
+        try:
+            with safe_open(str(path), framework="pt", device=device) as f:
+                header = f.metadata() or {}
+                if "fingerprint" not in header:
+                    raise ModelFileError(f"{path} is not a titans model state (no fingerprint in its header); {fix}")
+                if header["fingerprint"] != self.config.fingerprint():
+                    raise ModelFileError(f"{path} was saved by a model with another configuration "
+                                         f"({header['fingerprint']} != {self.config.fingerprint()}); {fix}")
+                # fresh (aligned) copies: a kernel may round differently on a buffer at another alignment, and a
+                # loaded state must continue bit for bit as the one that was saved
+                tensors = {k: f.get_tensor(k).clone() for k in f.keys()}
+        except (SafetensorError, OSError) as error:
+            raise ModelFileError(f"{path} is not a readable safetensors file ({error}): damaged or truncated; "
+                                 f"{fix}") from None
+        bad = [k for k, t in tensors.items() if t.is_floating_point() and not bool(t.isfinite().all())]
+        if bad:
+            raise ModelFileError(f"{path} holds non-finite values (NaN or inf) in {', '.join(sorted(bad)[:3])}; {fix}")
+        try:
+            structure = json.loads(header["structure"])
+            if not isinstance(structure, list) or len(structure) != len(self.blocks):
+                raise ValueError(f"{len(structure) if isinstance(structure, list) else 'no'} layers, the model has "
+                                 f"{len(self.blocks)}")
+            layers = []
+            for i, entry in enumerate(structure):
+                bare = entry.pop("bare", False)
+                layer = {}
+                for key, spec in entry.items():
+                    if spec is None:
+                        layer[key] = None
+                    elif spec["type"] == "Tensor":
+                        layer[key] = tensors[f"{i}.{key}"]
+                    else:
+                        prefix = f"{i}.{key}."
+                        own = {k[len(prefix):]: t for k, t in tensors.items() if k.startswith(prefix)}
+                        layer[key] = _STATE_TYPES[spec.pop("type")].from_header(own, spec)
+                layers.append(layer["state"] if bare else layer)
+            position = int(header["position"])
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as error:
+            raise ModelFileError(f"{path}: its header does not describe a state of this model "
+                                 f"({type(error).__name__}: {error}); {fix}") from None
+        return ModelState(layers, position, header["fingerprint"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,7 +136,10 @@ class TrainConfig:
         unknown = sorted(set(self.model) - fields)
         if unknown:
             raise ValueError(f"TrainConfig: unknown model fields {unknown}; known: {sorted(fields)}")
-        return TitansConfig.from_name(self.preset, variant=self.variant, vocab_size=vocab_size, **self.model)
+        try:
+            return TitansConfig.from_name(self.preset, variant=self.variant, vocab_size=vocab_size, **self.model)
+        except (TypeError, OverflowError) as error:  # a model field of the wrong type
+            raise ValueError(f"TrainConfig: model fields {self.model!r:.200}: {error}") from None
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
@@ -148,11 +152,15 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict, base: "TrainConfig | None" = None) -> "TrainConfig":
         """The fields of ``data`` over the defaults, or over ``base`` when given."""
+        if not isinstance(data, dict):
+            raise ValueError(f"TrainConfig: expected a table of fields, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(str(k) for k in set(data) - known)
         if unknown:
             raise ValueError(f"TrainConfig: unknown fields {unknown}; known: {sorted(known)}")
         data = dict(data)
+        for name, value in data.items():
+            _check_type(name, value)
         if "betas" in data:
             data["betas"] = tuple(data["betas"])
         return cls(**data) if base is None else dataclasses.replace(base, **data)
@@ -163,18 +171,74 @@ class TrainConfig:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"config file {path} does not exist")
-        text = path.read_text()
+        if path.suffix not in (".toml", ".yaml", ".yml"):
+            raise ValueError(f"config file {path}: expected a .toml, .yaml or .yml file")
+        if path.stat().st_size > _MAX_CONFIG_BYTES:
+            raise ValueError(f"config file {path} is {path.stat().st_size:,} bytes: not a run config (those are a "
+                             f"few dozen lines); check the path")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"config file {path} is not UTF-8 text (byte {error.start:,}); give a TOML or YAML "
+                             f"file of TrainConfig fields") from None
         if path.suffix == ".toml":
-            data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as error:
+                raise ValueError(f"config file {path} is not valid TOML: {error}; fix that line") from None
+        else:
             import yaml
 
-            data = yaml.safe_load(text) or {}
-        else:
-            raise ValueError(f"config file {path}: expected a .toml, .yaml or .yml file")
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as error:
+                where = getattr(error, "problem_mark", None)
+                line = f" (line {where.line + 1})" if where is not None else ""
+                raise ValueError(f"config file {path} is not valid YAML{line}: "
+                                 f"{getattr(error, 'problem', None) or error}; fix that line") from None
+            except RecursionError:
+                raise ValueError(f"config file {path}: YAML nested too deeply; a run config is a flat table "
+                                 f"of TrainConfig fields") from None
+            data = {} if data is None else data
         if not isinstance(data, dict):
-            raise ValueError(f"config file {path}: expected a table of TrainConfig fields")
-        return cls.from_dict(data, base)
+            raise ValueError(f"config file {path}: expected a table of TrainConfig fields, got a "
+                             f"{type(data).__name__}")
+        try:
+            return cls.from_dict(data, base)
+        except ValueError as error:
+            raise ValueError(f"config file {path}: {error}") from None
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+
+
+_MAX_CONFIG_BYTES = 1 << 20
+_DEFAULTS = {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+             for f in dataclasses.fields(TrainConfig)}
+
+
+def _check_type(name: str, value) -> None:
+    """A field's value of the type its default has (a YAML/TOML file can hold any type): a clear error
+    instead of a TypeError from a comparison deep inside."""
+    default = _DEFAULTS[name]
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+        kind = "true or false"
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        kind = "an integer"
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        kind = "a finite number"
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+        kind = "a string"
+    elif isinstance(default, dict):
+        ok = isinstance(value, dict) and all(isinstance(k, str) for k in value)
+        kind = "a table of model fields"
+    else:  # betas
+        ok = (isinstance(value, (list, tuple)) and all(isinstance(b, (int, float)) and not isinstance(b, bool)
+                                                      for b in value))
+        kind = "a list of numbers"
+    if not ok:
+        raise ValueError(f"TrainConfig: {name} = {value!r:.80} is not {kind}")
