@@ -58,6 +58,7 @@ def chunk_memory_update(
     reset: torch.Tensor | None = None,
     reset_weights: Weights | None = None,
     return_inner_loss: bool = False,
+    return_weight_change: bool = False,
 ):
     """Titans' long-term memory over a sequence, chunk-parallel and exact.
 
@@ -79,11 +80,14 @@ def chunk_memory_update(
             ``reset_weights`` (broadcastable to ``weights``) and zero momentum before that token writes.
         return_inner_loss: also return ``||M(k_t) - v_t||^2`` ``[B, H, T]`` at the weights where
             token t's gradient was taken (the momentary surprise, Eq. 12), for logging.
+        return_weight_change: also return ``||W_t - W_{t-1}||_F`` ``[B, H, T]`` (over all the memory's
+            weight matrices): how far token t moved the memory (``weight_change.py``; inspection only,
+            it builds one chunk's per-token weights at a time).
 
     Returns:
         y ``[B, H, T, D]`` (in q's dtype): token t's retrieval with the memory after its own write
         (Eq. 15); the final weights and momentum (float32, or float64 for float64 inputs); and the
-        inner loss when asked for.
+        inner loss and then the weight change when asked for.
     """
     x = prepare_inputs(
         q, k, v, theta, eta, alpha, weights, momentum, chunk_size=chunk_size, activation=activation,
@@ -136,13 +140,13 @@ def chunk_memory_update(
         extra = (*x.reset_weights, *reset_h[1:], *reset_d)  # h_0 is k itself
     tensors = (Q, K, V, qk_term, *coeffs.values(), *x.weights, *x.momentum, *extra)
     needs_backward = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-    y, inner_loss, *state = ChunkedMemory.apply(
-        (depth, activation, residual, needs_backward), Q, K, V, qk_term, coeffs["A"], coeffs["Bm"], coeffs["C"],
+    y, inner_loss, change, *state = ChunkedMemory.apply(
+        (depth, activation, residual, needs_backward, return_weight_change), Q, K, V, qk_term, coeffs["A"], coeffs["Bm"], coeffs["C"],
         coeffs["Pe_theta_end"], coeffs["E_end"], coeffs.get("R"), from_reset,
         *x.weights, *x.momentum, *extra,
     )
     W, S = tuple(state[:depth]), tuple(state[depth:])
     y = y.reshape(B, H, -1, D)[:, :, :T]
-    if return_inner_loss:
-        return y.to(q.dtype), W, S, inner_loss.reshape(B, H, -1)[:, :, :T]
-    return y.to(q.dtype), W, S
+    extra = [t.reshape(B, H, -1)[:, :, :T] for t, wanted in ((inner_loss, return_inner_loss),
+                                                             (change, return_weight_change)) if wanted]
+    return (y.to(q.dtype), W, S, *extra)

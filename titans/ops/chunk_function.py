@@ -15,16 +15,19 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from .chunk_step import backward_step, flush_small_, forward_step
 from .row_parallel import in_parallel, row_parts
+from .weight_change import weight_change_norm
 
 _STATE_FLUSH = 1 / 3  # see chunk_step.flush_small_
 _STORED = object()  # marks a tensor leaf of the per-chunk record, kept through save_for_backward
 
 
 class ChunkedMemory(torch.autograd.Function):
-    """``(y, inner_loss, *W_final, *S_final)`` from chunked inputs.
+    """``(y, inner_loss, weight_change, *W_final, *S_final)`` from chunked inputs.
 
-    config: ``(depth, activation, residual, needs_backward)``; without a backward to come the
-    chunks' activations are not kept, so inference holds one chunk's worth at a time. Positional tensors: q, k, v ``[B, H, N, b, D]``;
+    config: ``(depth, activation, residual, needs_backward, weight_change)``; without a backward to come
+    the chunks' activations are not kept, so inference holds one chunk's worth at a time. With
+    ``weight_change`` the walk also measures ``||W_t - W_{t-1}||`` per token (``weight_change.py``, for
+    inspection); otherwise that output is None and nothing of it is computed. Positional tensors: q, k, v ``[B, H, N, b, D]``;
     qk ``[B, H, N, b, b]`` (C * q k^T); A, Bm ``[B, H, N, b]``; C ``[B, H, N, b, b]``; s ``[B, H, N, b]``;
     e ``[B, H, N]``; R ``[B, H, N, b]`` or None; after ``[B, 1, N, b]`` bool or None; then ``depth``
     weights and ``depth`` momenta ``[B, H, d_in, d_out]``; with resets also ``depth`` reset weights,
@@ -33,7 +36,7 @@ class ChunkedMemory(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, config, q, k, v, qk, A, Bm, C, s, e, R, after, *tensors):
-        depth, activation, residual, needs_backward = config
+        depth, activation, residual, needs_backward, measure_change = config
         B, H, N, b, D = q.shape
         flat = lambda t: t.reshape(B * H, *t.shape[2:])  # noqa: E731
         q_, k_, v_, qk_, A_, Bm_, C_, s_, e_ = map(flat, (q, k, v, qk, A, Bm, C, s, e))
@@ -42,6 +45,7 @@ class ChunkedMemory(torch.autograd.Function):
         reset_at = _reset_inputs(R, after, tensors[2 * depth :], depth, flat, (B, H, N, b))
         y = q_.new_empty(q_.shape)
         inner_loss = q_.new_empty(q_.shape[:-1])
+        change = q_.new_empty(q_.shape[:-1]) if measure_change else None
 
         def walk(rows: slice):
             W, S, chunks = [w[rows] for w in W_in], [m[rows] for m in S_in], []
@@ -51,6 +55,10 @@ class ChunkedMemory(torch.autograd.Function):
                     C_[rows, n], s_[rows, n], e_[rows, n], activation, residual, reset_at(n, rows),
                 )
                 y[rows, n], inner_loss[rows, n] = y_n, loss_n
+                if measure_change:
+                    h, deltas = [k_[rows, n], *saved[0]], saved[2]
+                    change[rows, n] = weight_change_norm(W, S, h, deltas, A_[rows, n], Bm_[rows, n], C_[rows, n],
+                                                         reset_at(n, rows))
                 if needs_backward:  # else (no_grad inference) only one chunk is held at a time
                     chunks.append((W, S, saved))
                 W, S = flush_small_(new_W, _STATE_FLUSH), flush_small_(new_S, _STATE_FLUSH)
@@ -69,13 +77,16 @@ class ChunkedMemory(torch.autograd.Function):
                               *(t for t in leaves if isinstance(t, torch.Tensor)))
         inner_loss = inner_loss.view(B, H, N, b)
         ctx.mark_non_differentiable(inner_loss)
+        if measure_change:
+            change = change.view(B, H, N, b)
+            ctx.mark_non_differentiable(change)
         unflat = lambda t: t.view(B, H, *t.shape[1:])  # noqa: E731
-        return (unflat(y), inner_loss, *map(unflat, W), *map(unflat, S))
+        return (unflat(y), inner_loss, change, *map(unflat, W), *map(unflat, S))
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, dy, _d_inner_loss, *dstate):
-        depth, activation, residual, _ = ctx.config
+    def backward(ctx, dy, _d_inner_loss, _d_change, *dstate):
+        depth, activation, residual = ctx.config[:3]
         B, H = ctx.shape
         saved_tensors = ctx.saved_tensors
         q, k, v, qk, A, Bm, C, s, e, R, after, *reset_tensors = saved_tensors[: ctx.n_inputs]
