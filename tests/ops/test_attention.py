@@ -1,4 +1,5 @@
-"""Attention op (SPEC §3): blocked and SDPA paths against the naive reference — outputs and gradients."""
+"""Attention op (SPEC §3): blocked and SDPA paths against the naive reference — outputs and gradients.
+(The flex path, which has no CPU backward: test_attention_flex.py.)"""
 
 import pytest
 import torch
@@ -47,8 +48,8 @@ def outputs_and_grads(fn, inputs, **kwargs):
     return out, dict(zip(leaves, grads))
 
 
-def assert_match(inputs, atol=1e-12, **kwargs):
-    out, grads = outputs_and_grads(sliding_window_attention, inputs, **kwargs)
+def assert_match(inputs, atol=1e-12, backend="auto", **kwargs):
+    out, grads = outputs_and_grads(sliding_window_attention, inputs, backend=backend, **kwargs)
     ref, ref_grads = outputs_and_grads(attention_reference, inputs, **kwargs)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, ref, atol=atol, rtol=0)
@@ -69,16 +70,18 @@ def cases():
     "n_sinks,holes,resets",
     [(0, False, False), (0, True, False), (3, True, False), (3, False, False), (0, True, True), (3, True, True)],
 )
-def test_matches_reference(T, window, C, n_sinks, holes, resets):
-    assert_match(make(T, C, n_sinks=n_sinks, holes=holes, resets=resets), window=window)
+@pytest.mark.parametrize("backend", ["auto", "sdpa"])
+def test_matches_reference(T, window, C, n_sinks, holes, resets, backend):
+    assert_match(make(T, C, n_sinks=n_sinks, holes=holes, resets=resets), window=window, backend=backend)
 
 
 @pytest.mark.parametrize("window", [4, None])
 @pytest.mark.parametrize("heads", [(2, 2), (4, 1)])
-def test_matches_reference_heads_sink_queries_and_shared_sinks(window, heads):
+@pytest.mark.parametrize("backend", ["auto", "sdpa"])
+def test_matches_reference_heads_sink_queries_and_shared_sinks(window, heads, backend):
     """Plain multi-head and multi-query attention; sinks shared over the batch; separate sink queries."""
     inputs = make(23, 5, n_sinks=2, holes=True, heads=heads, sink_batch=1, sink_q=True, resets=True)
-    assert_match(inputs, window=window, scale=0.3)
+    assert_match(inputs, window=window, scale=0.3, backend=backend)
 
 
 def test_window_is_the_visibility_rule():
@@ -190,3 +193,7 @@ def test_errors():
     for window in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="window must be a positive int"):
             sliding_window_attention(**good, window=window)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        sliding_window_attention(**good, window=4, backend="cudnn")
+    with pytest.raises(ValueError, match="needs a window"):
+        sliding_window_attention(**good, window=None, backend="blocked")

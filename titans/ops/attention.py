@@ -10,6 +10,13 @@ Visibility (SPEC §3): query t sits at key index C + t and sees key j iff ``0 <=
 token of t's document (``reset``: packed documents never see each other; SPEC §2); every query also
 sees the Np sinks (the persistent memory, Eq. 19: input-independent, so no document's). A query that
 sees nothing returns zeros. Softmax runs in float32 (float64 stays float64).
+
+Backends (``backend=``): ``blocked`` (the O(T·w) CPU path below, windows only), ``sdpa``
+(``scaled_dot_product_attention`` with a dense ``T x L`` boolean mask: the fused flash kernel for plain
+causal attention, otherwise O(T·L) memory), ``flex`` (flex attention with a block-sparse window mask,
+:mod:`titans.ops.attention_flex`: O(T·w) on the GPU). ``auto`` takes flex for CUDA tensors of at least
+one flex tile of queries (SDPA's flash kernel for plain causal attention), and on the CPU, for
+float64 or for a few queries (decoding), blocked with a window and sdpa without.
 """
 
 from __future__ import annotations
@@ -17,7 +24,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .attention_flex import BLOCK as _FLEX_BLOCK
+from .attention_flex import flex_window_attention
 from .inputs import compute_dtype
+
+BACKENDS = ("auto", "blocked", "sdpa", "flex")
 
 
 def document_starts(reset: torch.Tensor, offset: int) -> torch.Tensor:
@@ -143,6 +154,7 @@ def sliding_window_attention(
     scale: float | None = None,
     sink_q: torch.Tensor | None = None,
     reset: torch.Tensor | None = None,
+    backend: str = "auto",
 ) -> torch.Tensor:
     """Causal attention over cached + current keys, optionally windowed, with attention sinks.
 
@@ -163,6 +175,7 @@ def sliding_window_attention(
             there on, queries see no key before it, cached keys included; the sinks stay visible. A
             document start in an earlier call is the caller's to hide through ``key_mask``
             (:func:`hide_earlier_documents`).
+        backend: auto, blocked, sdpa or flex (module docstring); every one gives the same result.
 
     Returns:
         ``[B, Hq, T, Dh]`` in q's dtype; zeros for a query that sees no key at all.
@@ -171,15 +184,34 @@ def sliding_window_attention(
     ``s = min(w, T)`` (the tail padded), and block n reads the ``K = w + s - 1`` keys from its first
     query's window start to its last query, all blocks at once through ``unfold`` — no ``T x L`` score
     matrix is ever formed, and decoding one token reads exactly w keys; document starts are one
-    comparison per query and key of its block. Without a window the mask is ``T x L`` anyway, and
-    ``scaled_dot_product_attention`` does the work.
+    comparison per query and key of its block. Without a window the CPU's mask is ``T x L`` anyway,
+    and ``scaled_dot_product_attention`` does the work.
     """
     _check(q, k, v, window, sink_q, sink_k, sink_v, key_mask, reset)
     if _no_sinks(sink_k):
         sink_q = sink_k = sink_v = None
-    if window is None:
-        return _full_causal(q, k, v, sink_q, sink_k, sink_v, key_mask, scale, reset)
+    backend = _choose_backend(backend, q, window, sink_k, key_mask, reset, k.shape[2])
+    if backend == "flex":
+        starts = None if reset is None else document_starts(reset, k.shape[2] - q.shape[2])
+        return flex_window_attention(q, k, v, window, sink_q, sink_k, sink_v, key_mask, scale, starts)
+    if backend == "sdpa":
+        return _dense(q, k, v, window, sink_q, sink_k, sink_v, key_mask, scale, reset)
     return _blocked(q, k, v, window, sink_q, sink_k, sink_v, key_mask, scale, reset)
+
+
+def _choose_backend(backend, q, window, sink_k, key_mask, reset, L) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "blocked" and window is None:
+        raise ValueError("backend='blocked' needs a window; full causal attention runs on sdpa or flex")
+    if backend != "auto":
+        return backend
+    plain_causal = window is None and sink_k is None and key_mask is None and reset is None and L == q.shape[2]
+    # flex on a GPU, except where SDPA's flash kernel serves (plain causal) or a tile of queries is not
+    # filled (decoding reads w keys on the blocked path); flex has no float64 kernels
+    if q.is_cuda and not plain_causal and q.shape[2] >= _FLEX_BLOCK and q.dtype != torch.float64:
+        return "flex"
+    return "sdpa" if window is None else "blocked"
 
 
 def _same_document(visible: torch.Tensor, reset: torch.Tensor | None, C: int) -> torch.Tensor:
@@ -190,8 +222,8 @@ def _same_document(visible: torch.Tensor, reset: torch.Tensor | None, C: int) ->
     return visible & (keys >= document_starts(reset, C)[:, None, :, None])
 
 
-def _full_causal(q, k, v, sink_q, sink_k, sink_v, key_mask, scale, reset):
-    """Full causal attention through SDPA with a boolean mask, the sinks concatenated in front."""
+def _dense(q, k, v, window, sink_q, sink_k, sink_v, key_mask, scale, reset):
+    """Causal (windowed) attention through SDPA with a boolean mask, the sinks concatenated in front."""
     B, Hq, T, Dh = q.shape
     L = k.shape[2]
     scale = Dh**-0.5 if scale is None else scale
@@ -199,12 +231,13 @@ def _full_causal(q, k, v, sink_q, sink_k, sink_v, key_mask, scale, reset):
     low = q.dtype in (torch.float16, torch.bfloat16)
     dt = q.dtype if (q.is_cuda and low) else compute_dtype(q.dtype)
     q_, k_, v_ = q.to(dt), k.to(dt), v.to(dt)
-    if sink_k is None and key_mask is None and reset is None and L == T:
+    if window is None and sink_k is None and key_mask is None and reset is None and L == T:
         out = F.scaled_dot_product_attention(q_, k_, v_, is_causal=True, scale=scale, enable_gqa=True)
         return out.to(q.dtype)
 
     C = L - T
-    visible = torch.arange(L, device=q.device) <= (C + torch.arange(T, device=q.device))[:, None]  # [T, L]
+    distance = (C + torch.arange(T, device=q.device))[:, None] - torch.arange(L, device=q.device)  # [T, L]
+    visible = (distance >= 0) if window is None else (distance >= 0) & (distance < window)
     visible = _same_document(visible.expand(B, 1, T, L), reset, C)
     if key_mask is not None:
         visible = visible & key_mask[:, None, None, :]
