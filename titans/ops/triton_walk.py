@@ -1,0 +1,132 @@
+"""The chunk walk on the Triton kernels of ``triton_step``, and the choice of walk for a call.
+
+``TritonChunkedMemory`` takes the same chunked inputs as ``chunk_function.ChunkedMemory`` (everything
+before the walk, the gate coefficients and the first layer's scores, stays in PyTorch autograd) and
+returns the same outputs, with one kernel launch over all (batch x head) rows for the forward and
+one for the backward. Its forward keeps only the weights and momentum entering each chunk; the
+backward recomputes a chunk's activations from them.
+
+triton is imported only when a call takes this walk, so the package never needs it otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+
+import torch
+from torch.autograd.function import once_differentiable
+
+BACKENDS = ("auto", "torch", "triton")
+
+
+def _interpreting() -> bool:
+    """Whether this process runs Triton kernels in its interpreter (as triton reads the variable)."""
+    return os.environ.get("TRITON_INTERPRET", "").strip().lower() in ("1", "true", "yes", "on", "y")
+
+
+def use_triton(backend: str, q: torch.Tensor, depth: int, *, resets: bool, weight_change: bool) -> bool:
+    """Whether a call of ``chunk_memory_update`` walks on the Triton kernels.
+
+    ``"torch"``: never. ``"auto"``: for CUDA tensors when triton is installed. ``"triton"``: always,
+    and a ValueError when triton is missing, or for CPU tensors in a process not started with
+    ``TRITON_INTERPRET=1`` (the interpreter runs the kernels on the CPU; it is for tests, not speed).
+    The kernels cover depth 1 and 2, float32 / bfloat16 / float16 inputs, masks, activations and
+    residual; a call with float64 inputs, a deeper memory, document resets or ``return_weight_change``
+    falls back to the PyTorch walk (``"auto"`` and ``"triton"`` alike).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "torch":
+        return False
+    installed = importlib.util.find_spec("triton") is not None
+    if backend == "auto" and not (q.is_cuda and installed):
+        return False
+    if not installed:
+        raise ValueError("backend='triton' needs the triton package: pip install 'titans[gpu]'")
+    if not q.is_cuda and not _interpreting():
+        raise ValueError(
+            "backend='triton' on CPU tensors runs the kernels in Triton's interpreter, which this process "
+            "did not start with: set TRITON_INTERPRET=1 in the environment before Python starts (or use "
+            "CUDA tensors, or backend='torch')"
+        )
+    return depth in (1, 2) and q.dtype != torch.float64 and not resets and not weight_change
+
+
+def _block(n: int) -> int:
+    """A tile side for n: a power of two, at least 16 (``tl.dot``'s smallest on GPUs)."""
+    return max(16, 1 << (n - 1).bit_length())
+
+
+def _on_device(t: torch.Tensor):
+    """Launches go to the current CUDA device: make it t's."""
+    return torch.cuda.device(t.device) if t.is_cuda else contextlib.nullcontext()
+
+
+def _precision(t: torch.Tensor) -> str:
+    """fp32 dots as torch's own matmuls would run them: TF32 only where torch allows it on CUDA."""
+    return "tf32" if t.is_cuda and torch.get_float32_matmul_precision() != "highest" else "ieee"
+
+
+class TritonChunkedMemory(torch.autograd.Function):
+    """``(y, inner_loss, *W_final, *S_final)`` from chunked inputs, on Triton kernels.
+
+    config: ``(depth, activation, residual, needs_backward)``. Tensors as ``ChunkedMemory`` takes
+    them without resets: q, k, v ``[B, H, N, b, D]``; qk, C ``[B, H, N, b, b]``; A, Bm, s
+    ``[B, H, N, b]``; e ``[B, H, N]``; then ``depth`` weights and ``depth`` momenta ``[B, H, d_in, d_out]``.
+    """
+
+    @staticmethod
+    def forward(ctx, config, q, k, v, qk, A, Bm, C, s, e, *state):
+        from . import triton_step
+
+        depth, activation, residual, needs_backward = config
+        B, H, N, b, D = q.shape
+        chunked = [t.contiguous() for t in (q, k, v, qk, A, Bm, C, s, e)]
+        state = [t.contiguous() for t in state]
+        y = torch.empty(q.shape, dtype=torch.float32, device=q.device)
+        loss = torch.empty(q.shape[:-1], dtype=torch.float32, device=q.device)
+        final = [torch.empty(t.shape, dtype=torch.float32, device=t.device) for t in state]
+        # the state entering every chunk, for the backward (a placeholder when none comes)
+        entering = [t.new_empty(B, H, N, *t.shape[2:]) for t in final] if needs_backward else final
+        meta = dict(BB=_block(b), BD=_block(D), RESIDUAL=residual, SAVE=needs_backward, PREC=_precision(q))
+        with _on_device(q):
+            if depth == 1:
+                triton_step._forward_depth1[(B * H,)](*chunked, *state, y, loss, *final, *entering, N, b, D, **meta)
+            else:
+                Dh = state[0].shape[-1]
+                triton_step._forward_depth2[(B * H,)](*chunked, *state, y, loss, *final, *entering, N, b, D, Dh,
+                                                      BH=_block(Dh), GELU=activation == "gelu", **meta)
+        ctx.config = config
+        if needs_backward:
+            ctx.save_for_backward(*chunked, *entering)
+        ctx.mark_non_differentiable(loss)
+        return (y, loss, *final)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy, _d_loss, *dstate):
+        from . import triton_step
+
+        depth, activation, residual, _ = ctx.config
+        chunked, entering = ctx.saved_tensors[:9], ctx.saved_tensors[9:]
+        q = chunked[0]
+        B, H, N, b, D = q.shape
+        dy = torch.zeros_like(q) if dy is None else dy.contiguous()
+        d_final = [torch.zeros(t.shape[:2] + t.shape[3:], dtype=t.dtype, device=t.device) if g is None
+                   else g.contiguous() for g, t in zip(dstate, entering)]
+        grads = [torch.empty_like(t) for t in chunked]  # dq, dk, dv, dqk, dA, dBm, dC, ds, de
+        d_initial = [torch.empty_like(g) for g in d_final]
+        meta = dict(BB=_block(b), BD=_block(D), RESIDUAL=residual, PREC=_precision(q))
+        with _on_device(q):
+            if depth == 1:
+                triton_step._backward_depth1[(B * H,)](*chunked, *entering, dy, *d_final, *grads, *d_initial,
+                                                       N, b, D, **meta)
+            else:
+                Dh = entering[0].shape[-1]
+                triton_step._backward_depth2[(B * H,)](*chunked, *entering, dy, *d_final, *grads, *d_initial,
+                                                       N, b, D, Dh, BH=_block(Dh), GELU=activation == "gelu",
+                                                       **meta)
+        return (None, *grads, *d_initial)
+
