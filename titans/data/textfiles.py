@@ -118,7 +118,7 @@ def wiki_pages(text: str) -> list[Document]:
         end = text.find("</page>", start)
         stop = len(text) if end == -1 else end + len("</page>")
         page = text[start:stop]
-        name = _title(page) or f"page-{len(docs)}"
+        name = page_title(page) or f"page-{len(docs)}"
         count = seen.get(name, 0)
         seen[name] = count + 1
         docs.append(Document(name if count == 0 else f"{name}#{count}", page))
@@ -126,7 +126,8 @@ def wiki_pages(text: str) -> list[Document]:
     return docs
 
 
-def _title(page: str) -> str:
+def page_title(page: str) -> str:
+    """The unescaped ``<title>`` of one page's XML, or "" when it has none."""
     open_at = page.find("<title>")
     close_at = page.find("</title>", open_at)
     if open_at == -1 or close_at == -1:

@@ -16,7 +16,7 @@ import html
 import re
 
 from .document import Document
-from .textfiles import wiki_pages
+from .textfiles import page_title, wiki_pages
 
 ARTICLES_VERSION = 1  # bump when the extraction changes: the recipe's parsed cache is keyed on it
 
@@ -26,7 +26,6 @@ _DROPPED_TAGS = frozenset({"ref", "references", "table", "gallery", "timeline", 
 # interlanguage links
 _DROPPED_LINK = re.compile(r"^\s*:?\s*(file|image|media|category|[a-z]{2,3}(-[a-z]+)*)\s*:", re.IGNORECASE)
 _TEXT = re.compile(r"<text[^>]*>(.*?)</text>", re.DOTALL)
-_TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL)
 _NAMESPACE = re.compile(r"<ns>\s*(-?\d+)\s*</ns>")
 
 
@@ -82,7 +81,5 @@ def wiki_articles(xml: str) -> list[Document]:
             continue
         text = article_text(wikitext)
         if text:
-            title = _TITLE.search(page.text)
-            title = html.unescape(title.group(1)).strip() if title else page.name
-            docs.append(Document(page.name, f"{title}\n\n{text}"))
+            docs.append(Document(page.name, f"{page_title(page.text) or page.name}\n\n{text}"))
     return docs

@@ -18,6 +18,7 @@ from ..ops.token_step import token_step
 from .checks import check_sequence
 from .memory_state import MemoryState
 from .short_conv import ShortConv
+from .write_record import WriteRecorder
 
 
 def _logit(p: float) -> float:
@@ -136,6 +137,8 @@ class NeuralMemory(nn.Module):
         self.to_out_gate = nn.Linear(dim, inner, bias=False)
         self.to_out = nn.Linear(inner, dim, bias=False)
         self.last_stats: dict[str, torch.Tensor] = {}
+        self.recorder: WriteRecorder | None = None
+        """Set by ``write_record.recording``: per-token surprise, gates and weight change of every call."""
 
     @property
     def signature(self) -> tuple:
@@ -239,25 +242,29 @@ class NeuralMemory(nn.Module):
         W, S = state.weights, state.momentum
         running_W, running_S = W, S
         reset_weights = tuple(self.initial_weights) if any_reset else None
-        ys, inner_losses = [], []
+        ys, inner_losses, changes = [], [], []
         for lo, hi in ((0, full), (full, total)):
             if hi == lo:
                 continue
-            y_part, W_part, S_part, loss_part = chunk_memory_update(
+            y_part, W_part, S_part, loss_part, *change = chunk_memory_update(
                 Q[:, :, lo:hi], K[:, :, lo:hi], V[:, :, lo:hi],
                 TH[:, :, lo:hi], LE[:, :, lo:hi], LK[:, :, lo:hi], W, S,
                 chunk_size=self.chunk_size, activation=self.activation, residual=self.residual,
                 mask=M[:, lo:hi] if any_mask else None, log_gates=True,
                 reset=R[:, lo:hi] if any_reset else None, reset_weights=reset_weights,
-                return_inner_loss=True,
+                return_inner_loss=True, return_weight_change=self.recorder is not None,
             )
             ys.append(y_part)
             inner_losses.append(loss_part)
+            changes += change
             running_W, running_S = W_part, S_part  # the memory after the last token (the open chunk's end)
             if hi == full:  # the state keeps the boundary weights; the open chunk stays pending
                 W, S = W_part, S_part
         y = _join(ys)[:, :, r:]  # [B, H, T, D]
-        self._record_stats(theta, log_eta, log_keep, _join(inner_losses)[:, :, r:], mask_)
+        inner_loss = _join(inner_losses)[:, :, r:]
+        self._record_stats(theta, log_eta, log_keep, inner_loss, mask_)
+        if self.recorder is not None:
+            self._record_writes(theta, log_eta, log_keep, inner_loss, _join(changes)[:, :, r:])
 
         out = self._output(y, x, mask)
 
@@ -285,15 +292,22 @@ class NeuralMemory(nn.Module):
         starts = reset_[:, 0]
         # the open chunk's gradients are taken at its entering weights, or at the initial weights from a
         # document start inside it on (SPEC §2)
-        restarted = row(state.pending_reset.any(1) | starts)
-        G = tuple(torch.where(restarted, w0, w) for w0, w in zip(initial, state.weights))
-        W = tuple(torch.where(row(starts), w0, w) for w0, w in zip(initial, state.running_weights))
-        S = tuple(torch.where(row(starts), 0.0, s) for s in state.running_momentum)
+        # (copies of the weights only where a row restarts: decoding without resets selects nothing)
+        restarted = state.pending_reset.any(1) | starts
+        G, W, S = state.weights, state.running_weights, state.running_momentum
+        if bool(restarted.any()):
+            G = tuple(torch.where(row(restarted), w0, w) for w0, w in zip(initial, G))
+        if bool(starts.any()):
+            W = tuple(torch.where(row(starts), w0, w) for w0, w in zip(initial, W))
+            S = tuple(torch.where(row(starts), 0.0, s) for s in S)
         y, W, S, inner_loss = token_step(
             q.to(dtype), k.to(dtype), v.to(dtype), theta, log_eta, log_keep, G, W, S,
             activation=self.activation, residual=self.residual, mask=None if bool(mask_.all()) else mask_[:, 0],
         )
         self._record_stats(theta, log_eta, log_keep, inner_loss, mask_)
+        if self.recorder is not None:
+            change = sum((new - old.to(new.dtype)).square().sum((-2, -1)) for new, old in zip(W, state.running_weights))
+            self._record_writes(theta, log_eta, log_keep, inner_loss, change.sqrt().unsqueeze(-1))
         out = self._output(y.to(q.dtype), x, mask)
         closed = state.pending_q.shape[2] + 1 == self.chunk_size  # this token ends its chunk: a new boundary
         pend = (lambda old, new, dim=2: old[:, :, :0] if closed else torch.cat([old, new.to(old.dtype)], dim))
@@ -353,6 +367,12 @@ class NeuralMemory(nn.Module):
     def _retrieve(self, weights: tuple[torch.Tensor, ...], q: torch.Tensor) -> torch.Tensor:
         """``M_W(q)`` per head: weights ``[B or absent, H, d_in, d_out]``, q ``[B, H, T, D]``."""
         return memory_forward(tuple(w.to(q.dtype) for w in weights), q, self.activation, self.residual)
+
+    @torch.no_grad()
+    def _record_writes(self, theta, log_eta, log_keep, inner_loss, weight_change):
+        """Per token and head, what the op received and wrote (``write_record``), ``[B, H, T]`` each."""
+        self.recorder.add(inner_loss=inner_loss, theta=theta, eta=log_eta.exp(), alpha=-torch.expm1(log_keep),
+                          weight_change=weight_change)
 
     @torch.no_grad()
     def _record_stats(self, theta, log_eta, log_keep, inner_loss, mask):
