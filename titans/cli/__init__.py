@@ -1,4 +1,5 @@
-"""The ``titans`` command line: ``info``, ``train``, ``generate``, ``eval``, ``export``, ``forecast``, ``dna``."""
+"""The ``titans`` command line: ``info``, ``train``, ``generate``, ``eval``, ``export``, ``forecast``, ``dna``,
+``inspect``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ..data import FetchError
 from ..train import TrainingDiverged
 from ..train.checkpoint import CheckpointError
 from ..train.trainer import TrainingInterrupted
-from . import dna, evaluate, export, forecast, generate, info, train
+from . import dna, evaluate, export, forecast, generate, info, inspect_memory, train
 
 # errors that carry a message meant for the user: printed without a traceback (an ImportError names the
 # optional extra to install)
@@ -22,7 +23,7 @@ _USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, CheckpointError,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="titans", description="Titans: learning to memorize at test time.")
     verbs = parser.add_subparsers(dest="verb", required=True)
-    for verb in (info, train, generate, evaluate, export, forecast, dna):
+    for verb in (info, train, generate, evaluate, export, forecast, dna, inspect_memory):
         verb.add_parser(verbs)
     args = parser.parse_args(argv)
     # subnormal floats take the CPU's slow path; the memory op already flushes its carried state, this

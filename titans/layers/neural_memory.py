@@ -17,8 +17,15 @@ from ..ops.mlp import check_activation, memory_forward
 from ..ops.token_step import token_step
 from .checks import check_sequence
 from .memory_state import MemoryState
+from .precision import autocast_off
 from .short_conv import ShortConv
 from .write_record import WriteRecorder
+
+
+# the op carries the memory's weights and momentum and multiplies its gate products: float32 under
+# autocast too (titans.layers.precision)
+chunk_memory_update = autocast_off(chunk_memory_update)
+token_step = autocast_off(token_step)
 
 
 def _logit(p: float) -> float:
@@ -202,8 +209,11 @@ class NeuralMemory(nn.Module):
         return F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, tuple(tails)
 
     def _gates(self, x):
-        """theta, log(eta), log(1 - alpha), each ``[B, H, T]``; logsigmoid keeps the logs finite."""
-        theta, eta, alpha = self.to_gates(x).to(compute_dtype(x.dtype)).transpose(1, 2).chunk(3, dim=1)
+        """theta, log(eta), log(1 - alpha), each ``[B, H, T]``; logsigmoid keeps the logs finite. In the
+        parameters' precision whatever autocast says: a bfloat16 gate logit moves alpha by ~2 %."""
+        with torch.autocast(x.device.type, enabled=False):
+            logits = self.to_gates(x.to(self.to_gates.weight.dtype))
+        theta, eta, alpha = logits.to(compute_dtype(x.dtype)).transpose(1, 2).chunk(3, dim=1)
         return self.theta_max * torch.sigmoid(theta), F.logsigmoid(eta), F.logsigmoid(-alpha)
 
     def forward(

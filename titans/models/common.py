@@ -8,6 +8,7 @@ from torch import nn
 from ..config import TitansConfig
 from ..layers import NeuralMemory
 from ..layers.feedforward import SwiGLU
+from ..layers.write_record import not_recorded
 
 
 def make_memory(config: TitansConfig) -> NeuralMemory:
@@ -68,4 +69,5 @@ def prime_memory(memory: NeuralMemory, tokens: torch.Tensor, batch_size: int):
     tokens that a document read alone has seen. Re-reading them there would need a reset to a
     mid-chunk state (their pending tokens and conv tail), which the memory op does not offer.
     """
-    return memory(tokens.unsqueeze(0).expand(batch_size, -1, -1))
+    with not_recorded(memory):  # an inspection records the document's tokens, not these
+        return memory(tokens.unsqueeze(0).expand(batch_size, -1, -1))
