@@ -59,6 +59,7 @@ def generate(
     sampling: Sampling = Sampling(),
     *,
     stop: list[int] | None = None,
+    until: Callable[[list[int]], bool] | None = None,
     seed: int | None = None,
     on_token: Callable[[int, int], None] | None = None,
 ) -> list[list[int]]:
@@ -68,8 +69,9 @@ def generate(
     or the memory. With attention only, a padded row generates exactly what it would alone. The
     memory's chunks (and MAC's segments) are aligned to positions that count the padding, so there a
     padded row can differ slightly from the same prompt alone; it never depends on the other rows.
-    A row stops early once its output ends with ``stop`` (which is then removed). ``on_token(row, token)``
-    is called as each token is chosen (streaming output).
+    A row stops early once its output ends with ``stop`` (which is then removed), or once ``until(its
+    output)`` is true (the output is kept whole: a stop string in text is the caller's to trim).
+    ``on_token(row, token)`` is called as each token is chosen (streaming output).
     """
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one token")
@@ -95,6 +97,8 @@ def generate(
                 on_token(i, int(chosen[i]))
             if stop and outputs[i][-len(stop):] == stop:
                 del outputs[i][-len(stop):]
+                running[i] = False
+            elif until is not None and until(outputs[i]):
                 running[i] = False
         if step == max_new_tokens - 1 or not running.any():
             break

@@ -1,4 +1,5 @@
-"""``titans eval ppl``: loss, perplexity and bits per byte of a trained model on a corpus."""
+"""``titans eval ppl``: loss, perplexity and bits per byte of a trained model on a corpus (and the other
+``titans eval`` tasks' parsers: niah, babilong, harness)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from ..data import load_documents, split_documents
 from ..data.batching import PackedLanes
 from ..data.tokenizers import token_byte_lengths
 from ..eval.perplexity import score_language_model
-from . import recall
+from . import harness, recall
 from .loading import load_trained, run_train_config
 from .progress import add_progress_option, progress_bar, say
 
@@ -55,6 +56,7 @@ def add_parser(verbs) -> None:
     add_progress_option(ppl)
     ppl.set_defaults(run=run_ppl)
     recall.add_parsers(tasks)
+    harness.add_parser(tasks)
 
 
 _FALLBACK = {"data": "wikipedia", "valid_fraction": 0.05, "context": 512, "rows": 8, "max_tokens": None,
