@@ -1,0 +1,57 @@
+"""The memory op's Triton walk against its PyTorch walk (outputs, final state, every input gradient),
+under Triton's interpreter on the CPU, and the choice of walk.
+
+The comparisons run in one child process started with TRITON_INTERPRET=1 (``triton_cases.py``): the
+variable must be set before the kernels are defined, which a shared test process cannot promise.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from memory_inputs import make_inputs
+from triton_cases import CASES, walk_nodes
+
+from titans.ops import chunk_memory_update
+
+needs_triton = pytest.mark.skipif(importlib.util.find_spec("triton") is None,
+                                  reason="triton is not installed (pip install 'titans[gpu]')")
+
+
+@pytest.fixture(scope="module")
+def interpreted():
+    script = Path(__file__).with_name("triton_cases.py")
+    env = dict(os.environ, TRITON_INTERPRET="1", OMP_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return json.loads(run.stdout)
+
+
+@needs_triton
+@pytest.mark.parametrize("case", list(CASES))
+def test_triton_walk_equals_torch_walk(interpreted, case):
+    assert interpreted[case] == "ok", interpreted[case]
+
+
+@needs_triton
+def test_triton_on_cpu_needs_the_interpreter(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    with pytest.raises(ValueError, match="TRITON_INTERPRET=1"):
+        chunk_memory_update(**make_inputs(T=8, dtype=torch.float32), chunk_size=4, backend="triton")
+
+
+def test_unknown_backend_is_a_clear_error():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        chunk_memory_update(**make_inputs(T=8), chunk_size=4, backend="cuda")
+
+
+def test_auto_on_cpu_walks_in_torch():
+    inputs = make_inputs(T=8, dtype=torch.float32)
+    inputs["q"].requires_grad_()
+    y, _, _ = chunk_memory_update(**inputs, chunk_size=4, backend="auto")
+    assert walk_nodes(y) == {"ChunkedMemoryBackward"}

@@ -1,0 +1,114 @@
+"""The Triton walk against the PyTorch walk, case by case; run by test_triton_memory.py in a process
+started with TRITON_INTERPRET=1 (triton reads it when the kernels are defined, so it cannot be set
+inside a test process that may already have imported them).
+
+Prints one JSON object: case name -> "ok" or what differed.
+"""
+
+import json
+import sys
+import traceback
+
+import torch
+from memory_inputs import make_inputs, run_with_grads
+
+from titans.ops import chunk_memory_update
+
+# relative to the largest entry of each compared tensor (at least 1): float32 rounding, and for
+# bfloat16 results one unit in the last place (both walks compute in float32, then round)
+TOLERANCE = {torch.float32: 2e-5, torch.float64: 1e-12, torch.bfloat16: 2**-7}
+
+# name -> (make_inputs arguments (float32 unless they say), op arguments, the walk expected to run)
+CASES = {
+    "depth1": (dict(B=1, T=11, D=8, depth=1), dict(chunk_size=4), "triton"),
+    "depth1-residual-mask": (dict(T=13, D=8, depth=1), dict(chunk_size=6, residual=True, mask=True), "triton"),
+    "depth2-gelu": (dict(B=1, T=19, D=8, hidden=16), dict(chunk_size=8), "triton"),
+    "depth2-silu-online": (dict(B=1, T=3, D=8, hidden=16), dict(chunk_size=1, activation="silu"), "triton"),
+    "depth2-gelu-residual-mask": (dict(T=13, D=8, hidden=16), dict(chunk_size=6, residual=True, mask=True), "triton"),
+    "depth2-silu-mask-odd-widths": (dict(B=1, T=13, D=12, hidden=24), dict(chunk_size=5, activation="silu", mask=True),
+                                    "triton"),
+    "depth2-gelu-wide": (dict(B=1, T=16, D=16, hidden=32), dict(chunk_size=6), "triton"),
+    "depth2-extreme-log-gates": (dict(B=1, T=12, D=8, hidden=16), dict(chunk_size=4, extremes=True), "triton"),
+    "depth2-bfloat16": (dict(B=1, T=12, D=8, hidden=16, dtype=torch.bfloat16), dict(chunk_size=4), "triton"),
+    "depth2-inference": (dict(B=1, T=19, D=8, hidden=16), dict(chunk_size=8, no_grad=True), "triton"),
+    "falls-back-with-resets": (dict(T=13, D=8, hidden=16), dict(chunk_size=4, resets=True), "torch"),
+    "falls-back-at-depth3": (dict(T=9, D=8, hidden=16, depth=3), dict(chunk_size=4), "torch"),
+    "falls-back-in-float64": (dict(T=9, D=8, hidden=16, dtype=torch.float64), dict(chunk_size=4), "torch"),
+}
+
+
+def walk_nodes(t: torch.Tensor) -> set[str]:
+    """Which chunk walk(s) the autograd graph of t went through."""
+    seen, stack, names = set(), [t.grad_fn], set()
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        names.add(type(fn).__name__)
+        stack.extend(f for f, _ in fn.next_functions)
+    return names & {"TritonChunkedMemoryBackward", "ChunkedMemoryBackward"}
+
+
+def _compare(name: str, ref: torch.Tensor, out: torch.Tensor) -> None:
+    assert out.dtype == ref.dtype and out.shape == ref.shape, f"{name}: {out.dtype} {out.shape} vs {ref.dtype} {ref.shape}"
+    dtype, ref, out = out.dtype, ref.double(), out.double()
+    scale = max(1.0, ref.abs().max().item())
+    err = (out - ref).abs().max().item()
+    assert err <= TOLERANCE[dtype] * scale, f"{name}: max error {err:.2e} (scale {scale:.2e})"
+
+
+def run_case(name: str) -> None:
+    make, op, expected = CASES[name]
+    op = dict(op)
+    inputs = make_inputs(seed=len(name), **{"dtype": torch.float32, **make})
+    B, _, T, _ = inputs["q"].shape
+    g = torch.Generator().manual_seed(7)
+    if op.pop("mask", False):
+        op["mask"] = torch.rand(B, T, generator=g) > 0.3
+    if op.pop("resets", False):
+        op["reset"] = torch.rand(B, T, generator=g) > 0.8
+        op["reset_weights"] = tuple(w[:1].detach().clone() for w in inputs["weights"])
+    if op.pop("extremes", False):  # log gates at eta ~ 0 and alpha ~ 1 on some tokens, exactly 0 on others
+        pattern = torch.arange(T) % 3
+        inputs["eta"] = torch.where(pattern == 0, -1e4, inputs["eta"].log())
+        inputs["alpha"] = torch.where(pattern == 1, -1e4, torch.where(pattern == 2, 0.0, torch.log1p(-inputs["alpha"])))
+        op["log_gates"] = True
+    if op.pop("no_grad", False):
+        with torch.no_grad():
+            ref = chunk_memory_update(**inputs, **op, backend="torch", return_inner_loss=True)
+            out = chunk_memory_update(**inputs, **op, backend="triton", return_inner_loss=True)
+        for i, (a, b) in enumerate(zip([ref[0], *ref[1], *ref[2], ref[3]], [out[0], *out[1], *out[2], out[3]])):
+            _compare(f"output {i}", a, b)
+        return
+
+    ref = run_with_grads(chunk_memory_update, inputs, backend="torch", **op)
+    out = run_with_grads(chunk_memory_update, inputs, backend="triton", **op)
+    walks = walk_nodes(out[0])
+    want = "TritonChunkedMemoryBackward" if expected == "triton" else "ChunkedMemoryBackward"
+    assert walks == {want}, f"the walk that ran: {walks}, expected {want}"
+    depth = len(inputs["weights"])
+    names = ["q", "k", "v", "theta", "eta", "alpha", *(f"W{i + 1}" for i in range(depth)),
+             *(f"S{i + 1}" for i in range(depth))]
+    _compare("y", ref[0], out[0])
+    for i, (a, b) in enumerate(zip(ref[1] + ref[2], out[1] + out[2])):
+        _compare(f"final {names[6 + i]}", a, b)
+    for n, a, b in zip(names, ref[3], out[3]):
+        assert a is not None and b is not None, f"gradient of {n} missing"
+        _compare(f"gradient of {n}", a, b)
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    results = {}
+    for name in CASES:
+        try:
+            run_case(name)
+            results[name] = "ok"
+        except Exception:  # noqa: BLE001 - every case reports, whatever failed
+            results[name] = traceback.format_exc(limit=3)
+    json.dump(results, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
