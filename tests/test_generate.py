@@ -85,6 +85,16 @@ def test_stop_sequence_ends_a_row_and_is_removed():
     assert generate(model, p, 12, GREEDY, stop=stop)[0] == full[:first]
 
 
+def test_until_ends_a_row_and_keeps_its_output():
+    model = make_model("swa")
+    prompts = [prompt(6, 8), prompt(8, 8)]
+    full = generate(model, prompts, 12, GREEDY)
+    seen = []
+    out = generate(model, prompts, 12, GREEDY, until=lambda tokens: len(tokens) >= 4,
+                   on_token=lambda row, token: seen.append(row))
+    assert out == [row[:4] for row in full] and len(seen) == 8  # no token chosen after the 4th
+
+
 def test_bad_arguments_are_clear_errors():
     model = make_model("swa")
     with pytest.raises(ValueError, match="at least one token"):
