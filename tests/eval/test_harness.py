@@ -40,8 +40,8 @@ def samples(harness, model):
     from lm_eval.tasks import TaskManager
 
     lm = harness.TitansHarnessLM(model=model, tokenizer=get_tokenizer("bytes"), window=WINDOW, batch_size=2)
-    results = simple_evaluate(lm, tasks=NAMES, task_manager=TaskManager(include_path=str(TASKS), include_defaults=False),
-                              log_samples=True, bootstrap_iters=0)
+    manager = TaskManager(include_path=str(TASKS), include_defaults=False)
+    results = simple_evaluate(lm, tasks=NAMES, task_manager=manager, log_samples=True, bootstrap_iters=0)
     torch.set_flush_denormal(False)
     return results["samples"]
 
@@ -112,6 +112,20 @@ def test_eval_harness_runs_the_local_tasks_and_writes_the_table(harness, model, 
         nats += score.loss * score.tokens
     expected = nats / math.log(2) / sum(len(t.encode()) for t in texts)
     assert results["titans_rolling"]["bits_per_byte,none"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_registered_model_type_loads_a_run_folder(harness, model, tmp_path):
+    from lm_eval.api.instance import Instance
+    from lm_eval.api.registry import get_model
+
+    model.save_pretrained(tmp_path / "run")
+    lm = get_model("titans").create_from_arg_string(f"pretrained={tmp_path / 'run'},window=8", {"batch_size": 2})
+    assert (lm.window, lm.batch_size, lm.get_model_info()["variant"]) == (8, 2, "mac")
+    request = Instance("loglikelihood", {}, ("Question: two plus two\nAnswer:", " four"), 0)
+    direct = harness.TitansHarnessLM(model=model, tokenizer=get_tokenizer("bytes"), window=64)
+    assert lm.loglikelihood([request])[0][0] == pytest.approx(direct.loglikelihood([request])[0][0], abs=1e-4)
+    with pytest.raises(ValueError, match="not both"):
+        harness.TitansHarnessLM(str(tmp_path / "run"), model=model, tokenizer=get_tokenizer("bytes"))
 
 
 def test_a_wrong_lm_eval_version_is_refused(harness):

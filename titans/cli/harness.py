@@ -10,7 +10,8 @@ from .loading import load_trained
 
 
 def add_parser(tasks) -> None:
-    p = tasks.add_parser("harness", help="lm-evaluation-harness tasks (needs the eval extra: pip install -e '.[eval]')")
+    p = tasks.add_parser("harness",
+                         help="lm-evaluation-harness tasks (needs the eval extra: pip install -e '.[eval]')")
     p.add_argument("checkpoint", help="run folder, checkpoint folder, or save_pretrained folder")
     p.add_argument("--tasks", required=True,
                    help="comma-separated lm-eval task or group names (or task YAML files), e.g. lambada_openai,wikitext")

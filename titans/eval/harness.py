@@ -21,6 +21,8 @@ from __future__ import annotations
 import warnings
 from importlib.metadata import version
 
+from tqdm import tqdm
+
 try:
     from lm_eval.api.model import LM
     from lm_eval.api.registry import register_model
@@ -97,19 +99,23 @@ class TitansHarnessLM(LM):
                           f"log-probability counts as 0", stacklevel=3)
         return whole[:n], whole[n:]
 
-    def _score(self, sequences: list[list[int]]):
-        return score_tokens(self.model, sequences, window=self.window, batch=self.batch_size)
+    def _score(self, sequences: list[list[int]], what: str, disable_tqdm: bool):
+        with tqdm(total=len(sequences), desc=f"titans {what}", disable=disable_tqdm) as bar:
+            return score_tokens(self.model, sequences, window=self.window, batch=self.batch_size,
+                                progress=bar.update)
 
     def loglikelihood(self, requests, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         pairs = [self._encode_pair(*request.args) for request in requests]
-        scores = self._score([context + continuation for context, continuation in pairs])
+        scores = self._score([context + continuation for context, continuation in pairs], "loglikelihood",
+                             disable_tqdm)
         results = [score.last(len(continuation)) for score, (_, continuation) in zip(scores, pairs)]
         for request, result in zip(requests, results):
             self.cache_hook.add_partial("loglikelihood", request.args, result)
         return results
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
-        scores = self._score([self.tokenizer.encode(request.args[0]) for request in requests])
+        scores = self._score([self.tokenizer.encode(request.args[0]) for request in requests],
+                             "loglikelihood_rolling", disable_tqdm)
         results = [score.last(len(score.logprobs))[0] for score in scores]
         for request, result in zip(requests, results):
             self.cache_hook.add_partial("loglikelihood_rolling", request.args, result)
@@ -139,17 +145,24 @@ class TitansHarnessLM(LM):
                 raise ValueError("generate_until: an empty prompt (a Titans model needs a token to start from)")
             groups.setdefault((len(prompts[-1]), *self._generation_settings(kwargs)), []).append(i)
         results: list[str] = [""] * len(requests)
-        for (_, until, max_tokens), members in groups.items():
-            for start in range(0, len(members), self.batch_size):
-                rows = members[start:start + self.batch_size]
-                outputs = generate(self.model, [prompts[i] for i in rows], max_tokens, Sampling(temperature=0),
-                                   until=(lambda out: _cut(self.tokenizer.decode(out), until) is not None)
-                                   if until else None)
-                for i, output in zip(rows, outputs):
-                    text = self.tokenizer.decode(output)
-                    results[i] = text[:_cut(text, until)]
-                    self.cache_hook.add_partial("generate_until", requests[i].args, results[i])
+        with tqdm(total=len(requests), desc="titans generate_until", disable=disable_tqdm) as bar:
+            for (_, until, max_tokens), members in groups.items():
+                for start in range(0, len(members), self.batch_size):
+                    rows = members[start:start + self.batch_size]
+                    for i, text in zip(rows, self._greedy([prompts[i] for i in rows], until, max_tokens)):
+                        results[i] = text
+                        self.cache_hook.add_partial("generate_until", requests[i].args, text)
+                    bar.update(len(rows))
         return results
+
+    def _greedy(self, prompts: list[list[int]], until: tuple[str, ...], max_tokens: int) -> list[str]:
+        """Greedy continuations of prompts of one length, each cut before its first stop string."""
+        def stopped(tokens: list[int]) -> bool:
+            return _cut(self.tokenizer.decode(tokens), until) is not None
+
+        outputs = generate(self.model, prompts, max_tokens, Sampling(temperature=0), until=stopped if until else None)
+        texts = [self.tokenizer.decode(output) for output in outputs]
+        return [text[:_cut(text, until)] for text in texts]
 
 
 def _cut(text: str, until: tuple[str, ...]) -> int | None:

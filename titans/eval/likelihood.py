@@ -31,9 +31,11 @@ class TokenScores:
 
 
 @torch.no_grad()
-def score_tokens(model, sequences: list[list[int]], *, window: int = 512, batch: int = 8) -> list[TokenScores]:
+def score_tokens(model, sequences: list[list[int]], *, window: int = 512, batch: int = 8,
+                 progress=None) -> list[TokenScores]:
     """:class:`TokenScores` of each sequence (in the given order), read ``window`` tokens per call with the
-    state carried, ``batch`` sequences side by side (the longest together, to pad little)."""
+    state carried, ``batch`` sequences side by side (the longest together, to pad little).
+    progress: called with the number of sequences after each batch (a progress bar's ``update``), or None."""
     if window < 1 or batch < 1:
         raise ValueError(f"window and batch must be positive, got window={window}, batch={batch}")
     was_training = model.training
@@ -47,6 +49,8 @@ def score_tokens(model, sequences: list[list[int]], *, window: int = 512, batch:
         for row, i in enumerate(group):
             n = max(len(sequences[i]) - 1, 0)
             scores[i] = TokenScores(logprobs[row, :n].cpu(), greedy[row, :n].cpu())
+        if progress is not None:
+            progress(len(group))
     model.train(was_training)
     return scores
 
