@@ -57,7 +57,8 @@ class TitansHarnessLM(LM):
     pretrained: a run folder, checkpoint or save_pretrained folder (what ``titans eval`` reads); or pass
     ``model`` and ``tokenizer`` objects instead. window: tokens per model call while scoring (the state
     carries the rest). batch_size: sequences scored side by side. max_gen_toks: generation length when a
-    task does not set one.
+    task does not set one. device: where ``pretrained`` is loaded (cpu or cuda). max_batch_size: accepted
+    because lm-eval passes it; unused (no automatic batch size).
     """
 
     def __init__(self, pretrained: str | None = None, *, model=None, tokenizer=None, device: str | None = None,
