@@ -13,6 +13,9 @@ from ..config import PRESETS, VARIANTS, TitansConfig
 from ..eval.task_batches import MIN_SAMPLE_LENGTH
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """A training run; the defaults are the README's main job (the cpu MAC on the Wikipedia articles, ~10 min)."""
@@ -80,6 +83,9 @@ class TrainConfig:
     """cpu, cuda, cuda:N, or auto (cuda when available)."""
     compile: bool = False
     """Compile the model with torch.compile."""
+    precision: str = "auto"
+    """fp32, or bf16 (autocast: matmuls in bfloat16, the memory's state and gates in float32); auto: bf16 on
+    CUDA, fp32 on the CPU (where a resumed run then repeats the losses exactly)."""
     checkpointing: bool = False
     """Recompute each block in the backward pass instead of keeping its activations (long contexts)."""
     distributed: str = "ddp"
@@ -112,6 +118,8 @@ class TrainConfig:
             fail("warmup, clip, weight_decay and sample_tokens must be >= 0", "fix the negative value")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             fail(f"betas = {self.betas}", "give two numbers in [0, 1)")
+        if self.precision not in PRECISIONS:
+            fail(f"precision = {self.precision!r}", f"use one of {', '.join(PRECISIONS)}")
         if self.distributed not in ("ddp", "fsdp"):
             fail(f"distributed = {self.distributed!r}", "use ddp or fsdp")
         if self.task_min_length and not (

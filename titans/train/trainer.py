@@ -48,8 +48,8 @@ from .metrics import MetricsLog, memory_gate_means, read_metrics
 
 # fields that change what the steps compute: a resumed run must keep them
 _NUMERIC_FIELDS = ("preset", "variant", "model", "data", "tokenizer", "valid_fraction", "context", "batch_tokens",
-                   "accumulation", "carry_state", "lr", "min_lr_ratio", "warmup", "weight_decay", "betas", "clip",
-                   "seed", "steps")
+                   "accumulation", "carry_state", "precision", "lr", "min_lr_ratio", "warmup", "weight_decay", "betas",
+                   "clip", "seed", "steps")
 
 
 _VALID_SEED_OFFSET = 1_000_003  # validation samples are drawn with another seed than the training ones
@@ -204,7 +204,7 @@ class Trainer:
         self.model = wrap_model(self.model, self.topology, config.distributed, self.device)
         self.optimizer = make_optimizer(self.model, config)
         self.forward = torch.compile(self.model) if config.compile else self.model
-        self.autocast = self.device.type == "cuda"  # bf16 on CUDA; the CPU runs float32 (exact resume)
+        self.autocast = config.precision == "bf16" or (config.precision == "auto" and self.device.type == "cuda")
 
     def _packed_lanes(self, docs) -> None:
         config = self.config
