@@ -10,7 +10,7 @@ import sys
 import traceback
 
 import torch
-from memory_inputs import make_inputs, run_with_grads
+from memory_inputs import flat, make_inputs, run_with_grads
 
 from titans.ops import chunk_memory_update
 
@@ -31,7 +31,11 @@ CASES = {
     "depth2-extreme-log-gates": (dict(B=1, T=12, D=8, hidden=16), dict(chunk_size=4, extremes=True), "triton"),
     "depth2-bfloat16": (dict(B=1, T=12, D=8, hidden=16, dtype=torch.bfloat16), dict(chunk_size=4), "triton"),
     "depth2-inference": (dict(B=1, T=19, D=8, hidden=16), dict(chunk_size=8, no_grad=True), "triton"),
-    "falls-back-with-resets": (dict(T=13, D=8, hidden=16), dict(chunk_size=4, resets=True), "torch"),
+    "depth1-resets-mask": (dict(T=13, D=8, depth=1), dict(chunk_size=4, resets=True, mask=True), "triton"),
+    "depth2-gelu-resets": (dict(T=13, D=8, hidden=16), dict(chunk_size=4, resets=True), "triton"),
+    "depth2-residual-resets-mask": (dict(B=1, T=14, D=8, hidden=16),
+                                    dict(chunk_size=5, residual=True, resets=True, mask=True), "triton"),
+    "falls-back-for-weight-change": (dict(T=9, D=8, hidden=16), dict(chunk_size=4, weight_change=True), "torch"),
     "falls-back-at-depth3": (dict(T=9, D=8, hidden=16, depth=3), dict(chunk_size=4), "torch"),
     "falls-back-in-float64": (dict(T=9, D=8, hidden=16, dtype=torch.float64), dict(chunk_size=4), "torch"),
 }
@@ -51,7 +55,7 @@ def walk_nodes(t: torch.Tensor) -> set[str]:
 
 
 def _compare(name: str, ref: torch.Tensor, out: torch.Tensor) -> None:
-    assert out.dtype == ref.dtype and out.shape == ref.shape, f"{name}: {out.dtype} {out.shape} vs {ref.dtype} {ref.shape}"
+    assert out.dtype == ref.dtype and out.shape == ref.shape, f"{name}: {out.dtype} {out.shape} vs {ref.shape}"
     dtype, ref, out = out.dtype, ref.double(), out.double()
     scale = max(1.0, ref.abs().max().item())
     err = (out - ref).abs().max().item()
@@ -66,9 +70,15 @@ def run_case(name: str) -> None:
     g = torch.Generator().manual_seed(7)
     if op.pop("mask", False):
         op["mask"] = torch.rand(B, T, generator=g) > 0.3
+    depth = len(inputs["weights"])
+    names = ["q", "k", "v", "theta", "eta", "alpha", *(f"W{i + 1}" for i in range(depth)),
+             *(f"S{i + 1}" for i in range(depth))]
     if op.pop("resets", False):
         op["reset"] = torch.rand(B, T, generator=g) > 0.8
-        op["reset_weights"] = tuple(w[:1].detach().clone() for w in inputs["weights"])
+        op["reset"][-1, [0, 4]] = True  # at a chunk boundary (chunk size 4 or 5 in these cases) and inside
+        # shared by the batch (broadcast), and a leaf whose gradient is compared too
+        inputs["reset_weights"] = tuple(torch.randn_like(w[:1]) * 0.3 for w in inputs["weights"])
+        names += [f"reset W{i + 1}" for i in range(depth)]
     if op.pop("extremes", False):  # log gates at eta ~ 0 and alpha ~ 1 on some tokens, exactly 0 on others
         pattern = torch.arange(T) % 3
         inputs["eta"] = torch.where(pattern == 0, -1e4, inputs["eta"].log())
@@ -82,14 +92,17 @@ def run_case(name: str) -> None:
             _compare(f"output {i}", a, b)
         return
 
-    ref = run_with_grads(chunk_memory_update, inputs, backend="torch", **op)
-    out = run_with_grads(chunk_memory_update, inputs, backend="triton", **op)
-    walks = walk_nodes(out[0])
     want = "TritonChunkedMemoryBackward" if expected == "triton" else "ChunkedMemoryBackward"
-    assert walks == {want}, f"the walk that ran: {walks}, expected {want}"
-    depth = len(inputs["weights"])
-    names = ["q", "k", "v", "theta", "eta", "alpha", *(f"W{i + 1}" for i in range(depth)),
-             *(f"S{i + 1}" for i in range(depth))]
+    if op.pop("weight_change", False):
+        inputs["q"].requires_grad_()
+        y, *_ = chunk_memory_update(**inputs, **op, backend="triton", return_weight_change=True)
+        assert walk_nodes(y) == {want}, f"the walk that ran: {walk_nodes(y)}, expected {want}"
+        return
+
+    leaves = lambda d: flat(d) + list(d.get("reset_weights", ()))  # noqa: E731
+    ref = run_with_grads(chunk_memory_update, inputs, leaves, backend="torch", **op)
+    out = run_with_grads(chunk_memory_update, inputs, leaves, backend="triton", **op)
+    assert walk_nodes(out[0]) == {want}, f"the walk that ran: {walk_nodes(out[0])}, expected {want}"
     _compare("y", ref[0], out[0])
     for i, (a, b) in enumerate(zip(ref[1] + ref[2], out[1] + out[2])):
         _compare(f"final {names[6 + i]}", a, b)

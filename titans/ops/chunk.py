@@ -88,7 +88,7 @@ def chunk_memory_update(
         backend: the chunk walk: "torch" (the reference, and the CPU path), "triton" (the kernels of
             ``triton_step``; CPU tensors only under ``TRITON_INTERPRET=1``) or "auto" (Triton for CUDA
             tensors when triton is installed, else torch). Calls the kernels do not cover (depth 3+,
-            float64, resets, ``return_weight_change``) take the torch walk: see ``triton_walk.use_triton``.
+            float64, ``return_weight_change``) take the torch walk: see ``triton_walk.use_triton``.
 
     Returns:
         y ``[B, H, T, D]`` (in q's dtype): token t's retrieval with the memory after its own write
@@ -99,8 +99,7 @@ def chunk_memory_update(
         q, k, v, theta, eta, alpha, weights, momentum, chunk_size=chunk_size, activation=activation,
         mask=mask, reset=reset, reset_weights=reset_weights,
     )
-    triton = use_triton(backend, x.q, len(x.weights), resets=x.reset is not None,
-                        weight_change=return_weight_change)
+    triton = use_triton(backend, x.q, len(x.weights), weight_change=return_weight_change)
     B, H, T, D = x.q.shape
     b = chunk_size
     pad = (-T) % b
@@ -148,18 +147,12 @@ def chunk_memory_update(
         extra = (*x.reset_weights, *reset_h[1:], *reset_d)  # h_0 is k itself
     tensors = (Q, K, V, qk_term, *coeffs.values(), *x.weights, *x.momentum, *extra)
     needs_backward = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-    if triton:
-        change = None
-        y, inner_loss, *state = TritonChunkedMemory.apply(
-            (depth, activation, residual, needs_backward), Q, K, V, qk_term, coeffs["A"], coeffs["Bm"], coeffs["C"],
-            coeffs["Pe_theta_end"], coeffs["E_end"], *x.weights, *x.momentum,
-        )
-    else:
-        y, inner_loss, change, *state = ChunkedMemory.apply(
-            (depth, activation, residual, needs_backward, return_weight_change), Q, K, V, qk_term, coeffs["A"],
-            coeffs["Bm"], coeffs["C"], coeffs["Pe_theta_end"], coeffs["E_end"], coeffs.get("R"), from_reset,
-            *x.weights, *x.momentum, *extra,
-        )
+    walk = TritonChunkedMemory if triton else ChunkedMemory
+    y, inner_loss, change, *state = walk.apply(
+        (depth, activation, residual, needs_backward, return_weight_change), Q, K, V, qk_term, coeffs["A"],
+        coeffs["Bm"], coeffs["C"], coeffs["Pe_theta_end"], coeffs["E_end"], coeffs.get("R"), from_reset,
+        *x.weights, *x.momentum, *extra,
+    )
     W, S = tuple(state[:depth]), tuple(state[depth:])
     y = y.reshape(B, H, -1, D)[:, :, :T]
     extra = [t.reshape(B, H, -1)[:, :, :T] for t, wanted in ((inner_loss, return_inner_loss),

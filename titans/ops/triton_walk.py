@@ -1,4 +1,4 @@
-"""The chunk walk on the Triton kernels of ``triton_step``, and the choice of walk for a call.
+"""The chunk walk on the Triton kernels (``triton_step``), and the choice of walk for a call.
 
 ``TritonChunkedMemory`` takes the same chunked inputs as ``chunk_function.ChunkedMemory`` (everything
 before the walk, the gate coefficients and the first layer's scores, stays in PyTorch autograd) and
@@ -26,15 +26,15 @@ def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "").strip().lower() in ("1", "true", "yes", "on", "y")
 
 
-def use_triton(backend: str, q: torch.Tensor, depth: int, *, resets: bool, weight_change: bool) -> bool:
+def use_triton(backend: str, q: torch.Tensor, depth: int, *, weight_change: bool) -> bool:
     """Whether a call of ``chunk_memory_update`` walks on the Triton kernels.
 
     ``"torch"``: never. ``"auto"``: for CUDA tensors when triton is installed. ``"triton"``: always,
     and a ValueError when triton is missing, or for CPU tensors in a process not started with
     ``TRITON_INTERPRET=1`` (the interpreter runs the kernels on the CPU; it is for tests, not speed).
-    The kernels cover depth 1 and 2, float32 / bfloat16 / float16 inputs, masks, activations and
-    residual; a call with float64 inputs, a deeper memory, document resets or ``return_weight_change``
-    falls back to the PyTorch walk (``"auto"`` and ``"triton"`` alike).
+    The kernels cover depth 1 and 2, float32 / bfloat16 / float16 inputs, masks, document resets,
+    both activations and residual; a call with float64 inputs, a deeper memory or
+    ``return_weight_change`` falls back to the PyTorch walk (``"auto"`` and ``"triton"`` alike).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -51,7 +51,7 @@ def use_triton(backend: str, q: torch.Tensor, depth: int, *, resets: bool, weigh
             "did not start with: set TRITON_INTERPRET=1 in the environment before Python starts (or use "
             "CUDA tensors, or backend='torch')"
         )
-    return depth in (1, 2) and q.dtype != torch.float64 and not resets and not weight_change
+    return depth in (1, 2) and q.dtype != torch.float64 and not weight_change
 
 
 def _block(n: int) -> int:
@@ -70,47 +70,43 @@ def _precision(t: torch.Tensor) -> str:
 
 
 class TritonChunkedMemory(torch.autograd.Function):
-    """``(y, inner_loss, *W_final, *S_final)`` from chunked inputs, on Triton kernels.
+    """``(y, inner_loss, None, *W_final, *S_final)`` from chunked inputs, on Triton kernels.
 
-    config: ``(depth, activation, residual, needs_backward)``. Tensors as ``ChunkedMemory`` takes
-    them without resets: q, k, v ``[B, H, N, b, D]``; qk, C ``[B, H, N, b, b]``; A, Bm, s
-    ``[B, H, N, b]``; e ``[B, H, N]``; then ``depth`` weights and ``depth`` momenta ``[B, H, d_in, d_out]``.
+    Takes exactly what ``ChunkedMemory`` takes (config ``(depth, activation, residual, needs_backward,
+    weight_change)`` with weight_change False; then q, k, v, qk, A, Bm, C, s, e, R, after, the state
+    and, with resets, the reset weights and the reset keys' layer inputs and deltas) and returns the
+    same, with None where ``ChunkedMemory`` gives the weight change.
     """
 
     @staticmethod
-    def forward(ctx, config, q, k, v, qk, A, Bm, C, s, e, *state):
-        from . import triton_step
-
-        depth, activation, residual, needs_backward = config
+    def forward(ctx, config, q, k, v, qk, A, Bm, C, s, e, R, after, *tensors):
+        depth, activation, residual, needs_backward, _ = config
         B, H, N, b, D = q.shape
         chunked = [t.contiguous() for t in (q, k, v, qk, A, Bm, C, s, e)]
-        state = [t.contiguous() for t in state]
+        state = [t.contiguous() for t in tensors[: 2 * depth]]
+        resets = _reset_inputs(q, R, after, tensors[2 * depth :], depth)
         y = torch.empty(q.shape, dtype=torch.float32, device=q.device)
         loss = torch.empty(q.shape[:-1], dtype=torch.float32, device=q.device)
         final = [torch.empty(t.shape, dtype=torch.float32, device=t.device) for t in state]
         # the state entering every chunk, for the backward (a placeholder when none comes)
         entering = [t.new_empty(B, H, N, *t.shape[2:]) for t in final] if needs_backward else final
-        meta = dict(BB=_block(b), BD=_block(D), RESIDUAL=residual, SAVE=needs_backward, PREC=_precision(q))
         with _on_device(q):
-            if depth == 1:
-                triton_step._forward_depth1[(B * H,)](*chunked, *state, y, loss, *final, *entering, N, b, D, **meta)
-            else:
-                Dh = state[0].shape[-1]
-                triton_step._forward_depth2[(B * H,)](*chunked, *state, y, loss, *final, *entering, N, b, D, Dh,
-                                                      BH=_block(Dh), GELU=activation == "gelu", **meta)
-        ctx.config = config
+            _kernel("forward", depth)[(B * H,)](
+                *chunked, *resets[:2], *state, *resets[2:], y, loss, *final, *entering, N, b, D,
+                **_meta(q, state, depth, activation, residual, R is not None), SAVE=needs_backward,
+            )
+        ctx.config, ctx.has_resets = config, R is not None
         if needs_backward:
-            ctx.save_for_backward(*chunked, *entering)
+            ctx.save_for_backward(*chunked, *resets, *entering)
         ctx.mark_non_differentiable(loss)
-        return (y, loss, *final)
+        return (y, loss, None, *final)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, dy, _d_loss, *dstate):
-        from . import triton_step
-
-        depth, activation, residual, _ = ctx.config
-        chunked, entering = ctx.saved_tensors[:9], ctx.saved_tensors[9:]
+    def backward(ctx, dy, _d_loss, _d_change, *dstate):
+        depth, activation, residual, _, _ = ctx.config
+        saved = ctx.saved_tensors
+        chunked, resets, entering = saved[:9], saved[9 : -2 * depth], saved[-2 * depth :]
         q = chunked[0]
         B, H, N, b, D = q.shape
         dy = torch.zeros_like(q) if dy is None else dy.contiguous()
@@ -118,15 +114,39 @@ class TritonChunkedMemory(torch.autograd.Function):
                    else g.contiguous() for g, t in zip(dstate, entering)]
         grads = [torch.empty_like(t) for t in chunked]  # dq, dk, dv, dqk, dA, dBm, dC, ds, de
         d_initial = [torch.empty_like(g) for g in d_final]
-        meta = dict(BB=_block(b), BD=_block(D), RESIDUAL=residual, PREC=_precision(q))
+        R, after, reset_tensors = resets[0], resets[1], resets[2:]
+        dR = torch.empty_like(R)
+        d_reset = [torch.empty_like(t) for t in reset_tensors]  # reset weights, then reset keys' h and d
         with _on_device(q):
-            if depth == 1:
-                triton_step._backward_depth1[(B * H,)](*chunked, *entering, dy, *d_final, *grads, *d_initial,
-                                                       N, b, D, **meta)
-            else:
-                Dh = entering[0].shape[-1]
-                triton_step._backward_depth2[(B * H,)](*chunked, *entering, dy, *d_final, *grads, *d_initial,
-                                                       N, b, D, Dh, BH=_block(Dh), GELU=activation == "gelu",
-                                                       **meta)
-        return (None, *grads, *d_initial)
+            _kernel("backward", depth)[(B * H,)](
+                *chunked, R, after, *entering, *reset_tensors, dy, *d_final, *grads, dR, *d_initial, *d_reset,
+                N, b, D, **_meta(q, entering, depth, activation, residual, ctx.has_resets),
+            )
+        if not ctx.has_resets:
+            return (None, *grads, None, None, *d_initial)
+        return (None, *grads, dR, None, *d_initial, *d_reset)
 
+
+def _kernel(direction: str, depth: int):
+    from . import triton_depth1, triton_depth2
+
+    module = triton_depth1 if depth == 1 else triton_depth2
+    return getattr(module, f"_{direction}_depth{depth}")
+
+
+def _meta(q, state, depth, activation, residual, resets) -> dict:
+    """The kernels' size arguments after D and their compile-time switches."""
+    meta = dict(BB=_block(q.shape[3]), BD=_block(q.shape[4]), RESIDUAL=residual, RESETS=resets, PREC=_precision(q))
+    if depth == 2:
+        Dh = state[0].shape[-1]
+        meta.update(Dh=Dh, BH=_block(Dh), GELU=activation == "gelu")
+    return meta
+
+
+def _reset_inputs(q, R, after, reset_tensors, depth) -> list[torch.Tensor]:
+    """R, after (as float32 over all rows) and the reset tensors, contiguous; without resets, a
+    one-element placeholder in each place (the kernels never read them then)."""
+    if R is None:
+        return [q.new_empty(1)] * (2 + (2 if depth == 1 else 5))
+    after = after.expand(R.shape).to(torch.float32)
+    return [t.contiguous() for t in (R, after, *reset_tensors)]
