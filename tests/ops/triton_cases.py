@@ -21,18 +21,17 @@ TOLERANCE = {torch.float32: 2e-5, torch.float64: 1e-12, torch.bfloat16: 2**-7}
 # name -> (make_inputs arguments (float32 unless they say), op arguments, the walk expected to run)
 CASES = {
     "depth1": (dict(B=1, T=11, D=8, depth=1), dict(chunk_size=4), "triton"),
-    "depth1-residual-mask": (dict(T=13, D=8, depth=1), dict(chunk_size=6, residual=True, mask=True), "triton"),
-    "depth2-gelu": (dict(B=1, T=19, D=8, hidden=16), dict(chunk_size=8), "triton"),
+    "depth1-residual-mask": (dict(B=1, T=13, D=8, depth=1), dict(chunk_size=6, residual=True, mask=True), "triton"),
     "depth2-silu-online": (dict(B=1, T=3, D=8, hidden=16), dict(chunk_size=1, activation="silu"), "triton"),
     "depth2-gelu-residual-mask": (dict(T=13, D=8, hidden=16), dict(chunk_size=6, residual=True, mask=True), "triton"),
     "depth2-silu-mask-odd-widths": (dict(B=1, T=13, D=12, hidden=24), dict(chunk_size=5, activation="silu", mask=True),
                                     "triton"),
     "depth2-gelu-wide": (dict(B=1, T=16, D=16, hidden=32), dict(chunk_size=6), "triton"),
-    "depth2-extreme-log-gates": (dict(B=1, T=12, D=8, hidden=16), dict(chunk_size=4, extremes=True), "triton"),
-    "depth2-bfloat16": (dict(B=1, T=12, D=8, hidden=16, dtype=torch.bfloat16), dict(chunk_size=4), "triton"),
+    "depth2-extreme-log-gates": (dict(B=1, T=9, D=8, hidden=16), dict(chunk_size=4, extremes=True), "triton"),
+    "depth2-bfloat16": (dict(B=1, T=7, D=8, hidden=16, dtype=torch.bfloat16), dict(chunk_size=4), "triton"),
     "depth2-inference": (dict(B=1, T=19, D=8, hidden=16), dict(chunk_size=8, no_grad=True), "triton"),
     "depth1-resets-mask": (dict(T=13, D=8, depth=1), dict(chunk_size=4, resets=True, mask=True), "triton"),
-    "depth2-gelu-resets": (dict(T=13, D=8, hidden=16), dict(chunk_size=4, resets=True), "triton"),
+    "depth2-gelu-resets": (dict(T=10, D=8, hidden=16), dict(chunk_size=4, resets=True), "triton"),
     "depth2-residual-resets-mask": (dict(B=1, T=14, D=8, hidden=16),
                                     dict(chunk_size=5, residual=True, resets=True, mask=True), "triton"),
     "falls-back-for-weight-change": (dict(T=9, D=8, hidden=16), dict(chunk_size=4, weight_change=True), "torch"),
@@ -75,7 +74,7 @@ def run_case(name: str) -> None:
              *(f"S{i + 1}" for i in range(depth))]
     if op.pop("resets", False):
         op["reset"] = torch.rand(B, T, generator=g) > 0.8
-        op["reset"][-1, [0, 4]] = True  # at a chunk boundary (chunk size 4 or 5 in these cases) and inside
+        op["reset"][-1, [0, 4, 6]] = True  # at chunk boundaries and inside chunks (chunk size 4 or 5 here)
         # shared by the batch (broadcast), and a leaf whose gradient is compared too
         inputs["reset_weights"] = tuple(torch.randn_like(w[:1]) * 0.3 for w in inputs["weights"])
         names += [f"reset W{i + 1}" for i in range(depth)]
