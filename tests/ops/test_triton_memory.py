@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ from memory_inputs import make_inputs
 from triton_cases import CASES, walk_nodes
 
 from titans.ops import chunk_memory_update
+from titans.ops.triton_walk import use_triton
 
 needs_triton = pytest.mark.skipif(importlib.util.find_spec("triton") is None,
                                   reason="triton is not installed (pip install 'titans[gpu]')")
@@ -55,3 +57,22 @@ def test_auto_on_cpu_walks_in_torch():
     inputs["q"].requires_grad_()
     y, _, _ = chunk_memory_update(**inputs, chunk_size=4, backend="auto")
     assert walk_nodes(y) == {"ChunkedMemoryBackward"}
+
+
+@needs_triton
+def test_auto_takes_triton_for_cuda_tensors_the_kernels_cover():
+    def w(*shape):
+        return torch.empty(1, 1, *shape)
+
+    def auto(q, weights, chunk_size=64, weight_change=False):
+        return use_triton("auto", q, weights, chunk_size, weight_change=weight_change)
+
+    cuda = SimpleNamespace(is_cuda=True, dtype=torch.float32)  # what use_triton reads of q
+    assert auto(cuda, (w(64, 256), w(256, 64)))
+    assert auto(cuda, (w(48, 48),), chunk_size=16)
+    assert not auto(cuda, (w(128, 512), w(512, 128)))  # wider than one program is expected to hold
+    assert not auto(cuda, (w(64, 256), w(256, 64)), chunk_size=128)
+    assert not auto(cuda, (w(16, 32), w(32, 32), w(32, 16)))  # depth 3
+    assert not auto(cuda, (w(16, 16),), weight_change=True)
+    assert not auto(SimpleNamespace(is_cuda=True, dtype=torch.float64), (w(16, 16),))
+    assert not auto(SimpleNamespace(is_cuda=False, dtype=torch.float32), (w(16, 16),))

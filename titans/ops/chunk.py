@@ -87,8 +87,9 @@ def chunk_memory_update(
             it builds one chunk's per-token weights at a time).
         backend: the chunk walk: "torch" (the reference, and the CPU path), "triton" (the kernels of
             ``triton_step``; CPU tensors only under ``TRITON_INTERPRET=1``) or "auto" (Triton for CUDA
-            tensors when triton is installed, else torch). Calls the kernels do not cover (depth 3+,
-            float64, ``return_weight_change``) take the torch walk: see ``triton_walk.use_triton``.
+            tensors of moderate width when triton is installed, else torch). Calls the kernels do not
+            cover (depth 3+, float64, ``return_weight_change``) take the torch walk: see
+            ``triton_walk.use_triton``.
 
     Returns:
         y ``[B, H, T, D]`` (in q's dtype): token t's retrieval with the memory after its own write
@@ -99,7 +100,7 @@ def chunk_memory_update(
         q, k, v, theta, eta, alpha, weights, momentum, chunk_size=chunk_size, activation=activation,
         mask=mask, reset=reset, reset_weights=reset_weights,
     )
-    triton = use_triton(backend, x.q, len(x.weights), weight_change=return_weight_change)
+    triton = use_triton(backend, x.q, x.weights, chunk_size, weight_change=return_weight_change)
     B, H, T, D = x.q.shape
     b = chunk_size
     pad = (-T) % b

@@ -26,12 +26,20 @@ def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "").strip().lower() in ("1", "true", "yes", "on", "y")
 
 
-def use_triton(backend: str, q: torch.Tensor, depth: int, *, weight_change: bool) -> bool:
+# One program holds a chunk and its row's whole state; "auto" keeps to sizes expected to fit one
+# program's shared memory and registers on an H100-class GPU (a guess, not yet measured on one): a
+# state tile of at most 64 x 256 (D = 64 with expansion 4) and chunks of at most 64 tokens.
+_AUTO_MAX_TILE = 64 * 256
+_AUTO_MAX_CHUNK = 64
+
+
+def use_triton(backend: str, q: torch.Tensor, weights, chunk_size: int, *, weight_change: bool) -> bool:
     """Whether a call of ``chunk_memory_update`` walks on the Triton kernels.
 
-    ``"torch"``: never. ``"auto"``: for CUDA tensors when triton is installed. ``"triton"``: always,
-    and a ValueError when triton is missing, or for CPU tensors in a process not started with
-    ``TRITON_INTERPRET=1`` (the interpreter runs the kernels on the CPU; it is for tests, not speed).
+    ``"torch"``: never. ``"auto"``: for CUDA tensors when triton is installed and the sizes are within
+    ``_AUTO_MAX_TILE`` and ``_AUTO_MAX_CHUNK``. ``"triton"``: always, and a ValueError when triton is
+    missing, or for CPU tensors in a process not started with ``TRITON_INTERPRET=1`` (the
+    interpreter runs the kernels on the CPU; it is for tests, not speed).
     The kernels cover depth 1 and 2, float32 / bfloat16 / float16 inputs, masks, document resets,
     both activations and residual; a call with float64 inputs, a deeper memory or
     ``return_weight_change`` falls back to the PyTorch walk (``"auto"`` and ``"triton"`` alike).
@@ -41,8 +49,10 @@ def use_triton(backend: str, q: torch.Tensor, depth: int, *, weight_change: bool
     if backend == "torch":
         return False
     installed = importlib.util.find_spec("triton") is not None
-    if backend == "auto" and not (q.is_cuda and installed):
-        return False
+    if backend == "auto":
+        tile = _block(weights[0].shape[-2]) * _block(weights[0].shape[-1])
+        if not (q.is_cuda and installed and tile <= _AUTO_MAX_TILE and chunk_size <= _AUTO_MAX_CHUNK):
+            return False
     if not installed:
         raise ValueError("backend='triton' needs the triton package: pip install 'titans[gpu]'")
     if not q.is_cuda and not _interpreting():
@@ -51,7 +61,7 @@ def use_triton(backend: str, q: torch.Tensor, depth: int, *, weight_change: bool
             "did not start with: set TRITON_INTERPRET=1 in the environment before Python starts (or use "
             "CUDA tensors, or backend='torch')"
         )
-    return depth in (1, 2) and q.dtype != torch.float64 and not weight_change
+    return len(weights) in (1, 2) and q.dtype != torch.float64 and not weight_change
 
 
 def _block(n: int) -> int:
