@@ -1,9 +1,12 @@
 """The surprise map over the document as a PNG: one column per memory layer, one row per recorded
-quantity (surprise, weight change, theta, eta, alpha), one line per head."""
+quantity (surprise, weight change, theta, eta, alpha), one line per head: over a long document the
+per-token values are drawn faint and their running mean (over 1 % of the document) on top."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from ..layers.write_record import FIELDS
 from .surprise import SurpriseMap
@@ -27,7 +30,14 @@ def plot_gates(surprise: SurpriseMap, path: str | Path, title: str,
         for row, field in enumerate(FIELDS):
             ax = axes[row][col]
             for head, values in enumerate(surprise.values[field][col]):
-                ax.plot(values, linewidth=0.5, alpha=0.8, label=f"head {head}")
+                window = len(values) // 100
+                if window < 2:
+                    ax.plot(values, linewidth=0.5, alpha=0.8, color=f"C{head}", label=f"head {head}")
+                    continue
+                ax.plot(values, linewidth=0.3, alpha=0.2, color=f"C{head}")
+                running = np.convolve(values, np.ones(window) / window, mode="valid")
+                ax.plot(np.arange(len(running)) + window - 1, running, linewidth=1.0, color=f"C{head}",
+                        label=f"head {head}")
             for i, (start, end, label) in enumerate(spans or []):
                 ax.axvspan(start, end, color=f"C{i + 2}", alpha=0.12, label=label)
             if field in ("inner_loss", "weight_change", "theta") and (surprise.values[field][col] > 0).any():
