@@ -1,6 +1,6 @@
 """``titans export``: a trained checkpoint as a shareable save_pretrained folder, optionally in bfloat16;
 ``--format hf`` writes a Hugging Face transformers folder instead (``AutoModelForCausalLM`` loads it after
-``import titans.hf``)."""
+``import titans.hf``, or with ``trust_remote_code=True`` without it; ``TitansLM.from_pretrained`` too)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import dataclasses
 from transformers import PretrainedConfig
 
 from ..config import TitansConfig
+from .remote_code import CONFIG_AUTO_MAP
 
 TITANS_FIELDS = tuple(f.name for f in dataclasses.fields(TitansConfig))
 
@@ -29,6 +30,8 @@ class TitansHFConfig(PretrainedConfig):
         kwargs.pop("tie_word_embeddings", None)
         self.tie_word_embeddings = False
         self.use_cache = kwargs.pop("use_cache", True)
+        # a saved folder names its loader modules (remote_code.py), for trust_remote_code without import titans.hf
+        kwargs.setdefault("auto_map", dict(CONFIG_AUTO_MAP))
         super().__init__(**kwargs)
 
     @classmethod

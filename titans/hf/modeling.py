@@ -13,6 +13,7 @@ from transformers.utils import ModelOutput
 from ..models import TitansLM
 from .cache import TitansCache
 from .configuration import TitansHFConfig
+from .remote_code import write_remote_code
 
 
 @dataclass
@@ -56,6 +57,11 @@ class TitansForCausalLM(TitansPreTrainedModel, GenerationMixin):
             for parameter in model.parameters():
                 parameter.data = parameter.data.clone()
         return model
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """transformers' save, plus the modules that config.json's ``auto_map`` names (``remote_code``)."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        write_remote_code(save_directory, "configuration_titans.py", "modeling_titans.py")
 
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from transformers import PreTrainedTokenizer
 
+from .remote_code import TOKENIZER_AUTO_MAP, write_remote_code
+
 
 class TitansByteTokenizer(PreTrainedTokenizer):
     """Token = one UTF-8 byte; no BOS/EOS are added (titans packs documents and marks their starts).
@@ -17,7 +19,15 @@ class TitansByteTokenizer(PreTrainedTokenizer):
     vocab_files_names: dict = {}
 
     def __init__(self, pad_token="\x00", padding_side="left", **kwargs):
+        kwargs.pop("auto_map", None)  # read back from tokenizer_config.json: always TOKENIZER_AUTO_MAP
         super().__init__(pad_token=pad_token, padding_side=padding_side, **kwargs)
+        self._auto_map = TOKENIZER_AUTO_MAP  # saved in tokenizer_config.json, for trust_remote_code
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """transformers' save, plus the module that tokenizer_config.json's ``auto_map`` names."""
+        saved = super().save_pretrained(save_directory, *args, **kwargs)
+        write_remote_code(save_directory, "tokenization_titans.py")
+        return saved
 
     @property
     def vocab_size(self) -> int:

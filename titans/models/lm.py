@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_model, save_file, save_model
+from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -173,7 +173,8 @@ class TitansLM(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, map_location: str = "cpu") -> "TitansLM":
-        """Load what ``save_pretrained`` wrote."""
+        """Load what ``save_pretrained`` wrote, or a Hugging Face folder (``titans export --format hf``,
+        ``TitansForCausalLM.save_pretrained``; transformers is not needed to read it)."""
         directory = Path(directory)
         for name in ("config.json", "model.safetensors"):
             if not (directory / name).is_file():
@@ -181,11 +182,18 @@ class TitansLM(nn.Module):
         config_file, weights = directory / "config.json", directory / "model.safetensors"
         fix = "the folder is damaged or was not written by titans: save the model again or point at another one"
         fields = _read_json_object(config_file, fix)
+        prefix = ""
+        if fields.get("model_type") == "titans":
+            # a Hugging Face folder: TitansConfig's fields beside transformers' own, the weights under the
+            # wrapper's attribute name (TitansForCausalLM.model)
+            fields = {k: v for k, v in fields.items() if k in TitansConfig.__dataclass_fields__}
+            prefix = "model."
         try:
             config = TitansConfig.from_dict(fields)
         except (TypeError, ValueError, OverflowError) as error:
             raise ModelFileError(f"{config_file}: not a valid model configuration ({error}); {fix}") from None
-        stored = _safetensors_shapes(weights, fix)
+        stored = {k[len(prefix):] if k.startswith(prefix) else f"(outside {prefix}) {k}": shape
+                  for k, shape in _safetensors_shapes(weights, fix).items()}
         stored_layers = len({k.split(".")[1] for k in stored if k.startswith("blocks.")})
         if not isinstance(config.layers, int) or config.layers != stored_layers:
             raise ModelFileError(f"{config_file} says {config.layers!r} layers, {weights} holds {stored_layers}; {fix}")
@@ -203,7 +211,11 @@ class TitansLM(nn.Module):
                                  f"({'; '.join(wrong[:3] + [f'unexpected {k}' for k in extra[:3]])}); {fix}")
         model = cls(config)
         try:
-            load_model(model, str(weights), device=map_location)
+            if prefix:
+                tensors = load_file(str(weights), device=map_location)
+                model.load_state_dict({k[len(prefix):]: t for k, t in tensors.items()}, strict=True)
+            else:
+                load_model(model, str(weights), device=map_location)
         except (RuntimeError, SafetensorError, OSError) as error:
             raise ModelFileError(f"{weights} cannot be loaded ({error}); {fix}") from None
         bad = [name for name, p in model.state_dict().items() if p.is_floating_point() and not bool(p.isfinite().all())]
