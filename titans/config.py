@@ -55,6 +55,15 @@ class TitansConfig:
     final_norm: bool = True
     """RMSNorm before the head (the Llama recipe). Small models trained from scratch on a copy task learn
     the copy far sooner without it (experiments/long_context/induction_probe.py: 45 % against chance)."""
+    mac_memory_writes: str = "input"
+    """What a MAC block's memory writes (and reads its gate output m at): "input", the block's normalised
+    input, as the memory of MAG, MAL and LMM does; or "attention", the attention output y, as the paper's
+    Eq. 24 (M_t = M_{t-1}(y_t)) reads literally. Both keep h (Eq. 21) in the attention's context. Chosen by
+    measurement (experiments/long_context/README.md, "Why MAC did not retrieve"): at initialisation the
+    attention output of every token is mostly one shared average, so the memory keys built from it are
+    near-parallel (mean cosine 0.53-0.62 between different tokens, against 0.11-0.12 from the input) and
+    the memory cannot tell the needle's context from the haystack's; on the multi-segment copy, MAC
+    writing y stayed at chance (15 % at step 300) where writing the input learned (41 % at step 400)."""
     norm_eps: float = 1e-6
     """RMSNorm epsilon."""
     init_std: float = 0.02
@@ -92,6 +101,8 @@ class TitansConfig:
             fail(f"memory_alpha_init = {self.memory_alpha_init}", "it must lie strictly between 0 and 1")
         if self.memory_activation not in ("gelu", "silu"):
             fail(f"memory_activation = {self.memory_activation!r}", "use gelu or silu")
+        if self.mac_memory_writes not in ("input", "attention"):
+            fail(f"mac_memory_writes = {self.mac_memory_writes!r}", "use input or attention")
 
     @property
     def n_kv_heads(self) -> int:
@@ -120,13 +131,18 @@ class TitansConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"TitansConfig: unknown fields {unknown}; this version knows {sorted(known)}")
+        if data.get("variant") == "mac" and "mac_memory_writes" not in data:
+            data = {**data, "mac_memory_writes": "attention"}  # saved before the field: MAC wrote y then
         return cls(**data)
 
     def fingerprint(self) -> str:
         """A short hash of the configuration (what a saved state must have been made with)."""
         fields = self.to_dict()
-        if fields["final_norm"]:  # the default of a field added later: states saved before it stay valid
+        # fields added later, where they mean what configs saved before them meant: those states stay valid
+        if fields["final_norm"]:
             del fields["final_norm"]
+        if self.variant != "mac" or self.mac_memory_writes == "attention":
+            del fields["mac_memory_writes"]
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod

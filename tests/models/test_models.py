@@ -239,3 +239,33 @@ def test_inference_and_training_forward_agree(variant):
         inference, _ = model(tokens)
     training, _ = model(tokens)
     torch.testing.assert_close(inference, training.detach(), atol=0, rtol=0)
+
+
+def test_mac_writing_the_attention_output_is_causal_and_streams_exactly():
+    # the paper's literal Eq. 24 (config.mac_memory_writes = "attention"), kept as an option
+    model, default = make_model("mac", mac_memory_writes="attention"), make_model("mac")
+    tokens = tokens_for()
+    with torch.no_grad():
+        full, _ = model(tokens)
+        split, _ = run_split(model, tokens, [3, 4, 17, 26])
+        stepwise, _ = run_split(model, tokens[:, :19], list(range(1, 19)))
+        changed = tokens.clone()
+        changed[:, 12] = (changed[:, 12] + 1) % 256
+        out, _ = model(changed)
+        other, _ = default(tokens)
+    torch.testing.assert_close(split, full, atol=1e-10, rtol=0)
+    torch.testing.assert_close(stepwise, full[:, :19], atol=1e-10, rtol=0)
+    assert (out[:, :12] - full[:, :12]).abs().max() < 1e-12 and (out[:, 12] - full[:, 12]).abs().max() > 1e-6
+    assert (other - full).abs().max() > 1e-6  # the two choices are different models on the same weights
+
+
+def test_a_mac_config_saved_before_the_write_choice_keeps_its_model_and_fingerprint():
+    written_y = make_model("mac", mac_memory_writes="attention").config
+    before = {k: v for k, v in written_y.to_dict().items() if k != "mac_memory_writes"}
+    assert TitansConfig.from_dict(before) == written_y  # it wrote y then, and still does
+    assert written_y.fingerprint() == hashlib.sha256(json.dumps(
+        {k: v for k, v in before.items() if k != "final_norm" or not v}, sort_keys=True).encode()).hexdigest()[:16]
+    assert make_model("mac").config.mac_memory_writes == "input"
+    assert make_model("mac").config.fingerprint() != written_y.fingerprint()
+    with pytest.raises(ValueError, match="mac_memory_writes"):
+        TitansConfig(variant="mac", mac_memory_writes="output")

@@ -4,7 +4,9 @@ The sequence is cut into segments of ``config.segment`` tokens. Per segment and 
   1. ``h = M*_prev(q(S))``: the memory, as it stood before the segment, is read (no write) at the
      segment's queries;
   2. causal attention over ``[persistent || h || S]`` (token i sees h_j only for j <= i), kept at S;
-  3. the memory writes that output y, chunk by chunk, and is read after the write: ``m = M*(y)``;
+  3. the memory writes, chunk by chunk, the block's normalised input (default) or the attention output y
+     (Eq. 24 literally; ``config.mac_memory_writes`` says why the default differs), and is read after
+     the write: ``m = M*(.)``;
   4. ``o = norm_a(y) * sigmoid(norm_b(m))``, added to the residual stream; then SwiGLU.
 
 Packed documents (``reset``, SPEC §2): a document that starts inside a segment sees none of the
@@ -84,6 +86,7 @@ class MACBlock(nn.Module):
     def __init__(self, config: TitansConfig):
         super().__init__()
         self.segment = config.segment
+        self.writes_input = config.mac_memory_writes == "input"
         self.norm = nn.RMSNorm(config.dim, eps=config.norm_eps)
         self.persistent = PersistentMemory(config) if config.persistent else None
         self.attention = SegmentAttention(config.dim, config.heads, config.kv_heads, config.window, config.rope_base)
@@ -119,8 +122,10 @@ class MACBlock(nn.Module):
         h, q_tail = self.memory.read(xn, state.segment_weights, state.q_tail, mask=mask, reset=reset)  # Eq. 21
         sinks = None if self.persistent is None else self.norm(self.persistent())
         y, cache = self.attention(xn, h, state.cache, offset, sinks, mask, reset)  # Eqs. 22-23
-        # Eqs. 24-25: the memory writes y and is read after the write
-        m, memory = self.memory(y, state.memory, mask=mask, reset=reset)
+        # Eqs. 24-25: the memory writes (y, or the block's input: config.mac_memory_writes) and is read
+        # after the write
+        written = xn if self.writes_input else y
+        m, memory = self.memory(written, state.memory, mask=mask, reset=reset)
         x = self.feed_forward(x + self.gate(y, m))
         position = state.position + x.shape[1]
         segment_weights = state.segment_weights
