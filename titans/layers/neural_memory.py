@@ -245,33 +245,19 @@ class NeuralMemory(nn.Module):
         TH, LE, LK = (_prepend(state.pending_theta, theta), _prepend(state.pending_log_eta, log_eta),
                       _prepend(state.pending_log_keep, log_keep))
         M, R = _prepend(state.pending_mask, mask_, 1), _prepend(state.pending_reset, reset_, 1)
-        any_mask, any_reset = not bool(M.all()), bool(R.any())
+        if torch.compiler.is_compiling():
+            # reading a tensor's value would break the graph: take the paths for what was passed (the op
+            # gives the same result with an all-True mask or an all-False reset)
+            any_mask, any_reset = mask is not None or r > 0, reset is not None or r > 0
+        else:  # a call with no padding or no document start skips that work
+            any_mask, any_reset = not bool(M.all()), bool(R.any())
 
         total = r + T
         full = total - total % self.chunk_size
-        W, S = state.weights, state.momentum
-        running_W, running_S = W, S
-        reset_weights = tuple(self.initial_weights) if any_reset else None
-        ys, inner_losses, changes = [], [], []
-        for lo, hi in ((0, full), (full, total)):
-            if hi == lo:
-                continue
-            y_part, W_part, S_part, loss_part, *change = chunk_memory_update(
-                Q[:, :, lo:hi], K[:, :, lo:hi], V[:, :, lo:hi],
-                TH[:, :, lo:hi], LE[:, :, lo:hi], LK[:, :, lo:hi], W, S,
-                chunk_size=self.chunk_size, activation=self.activation, residual=self.residual,
-                mask=M[:, lo:hi] if any_mask else None, log_gates=True,
-                reset=R[:, lo:hi] if any_reset else None, reset_weights=reset_weights,
-                return_inner_loss=True, return_weight_change=self.recorder is not None,
-            )
-            ys.append(y_part)
-            inner_losses.append(loss_part)
-            changes += change
-            running_W, running_S = W_part, S_part  # the memory after the last token (the open chunk's end)
-            if hi == full:  # the state keeps the boundary weights; the open chunk stays pending
-                W, S = W_part, S_part
-        y = _join(ys)[:, :, r:]  # [B, H, T, D]
-        inner_loss = _join(inner_losses)[:, :, r:]
+        y, inner_loss, changes, (W, S), (running_W, running_S) = self._walk(
+            (Q, K, V, TH, LE, LK), M if any_mask else None, R if any_reset else None, state, full
+        )
+        y, inner_loss = y[:, :, r:], inner_loss[:, :, r:]  # [B, H, T, D], [B, H, T]
         self._record_stats(theta, log_eta, log_keep, inner_loss, mask_)
         if self.recorder is not None:
             self._record_writes(theta, log_eta, log_keep, inner_loss, _join(changes)[:, :, r:])
@@ -290,6 +276,38 @@ class NeuralMemory(nn.Module):
             running_weights=tuple(running_W), running_momentum=tuple(running_S),
         )
         return out, new_state
+
+    # torch.compile leaves the walk out of its graphs (one graph break per call): the op is a loop over
+    # the chunks with threads over the rows, or Triton kernels, which dynamo would unroll into a graph
+    # that grows with the sequence and is retraced for every length
+    @torch.compiler.disable
+    def _walk(self, inputs, M, R, state, full):
+        """The op over the closed chunks ``[0, full)``, then the open chunk ``[full, total)`` from the weights
+        after them. inputs: the pending and new q, k, v, theta, log eta, log(1 - alpha); M / R: mask and
+        reset, or None when nothing is masked or reset. Returns y, the inner loss, the weight changes
+        (when recording), the boundary weights and momentum, and those after the last token."""
+        total = inputs[0].shape[2]
+        W, S = state.weights, state.momentum
+        running_W, running_S = W, S
+        reset_weights = None if R is None else tuple(self.initial_weights)
+        ys, inner_losses, changes = [], [], []
+        for lo, hi in ((0, full), (full, total)):
+            if hi == lo:
+                continue
+            y_part, W_part, S_part, loss_part, *change = chunk_memory_update(
+                *(t[:, :, lo:hi] for t in inputs), W, S,
+                chunk_size=self.chunk_size, activation=self.activation, residual=self.residual,
+                mask=None if M is None else M[:, lo:hi], log_gates=True,
+                reset=None if R is None else R[:, lo:hi], reset_weights=reset_weights,
+                return_inner_loss=True, return_weight_change=self.recorder is not None,
+            )
+            ys.append(y_part)
+            inner_losses.append(loss_part)
+            changes += change
+            running_W, running_S = W_part, S_part  # the memory after the last token (the open chunk's end)
+            if hi == full:  # the state keeps the boundary weights; the open chunk stays pending
+                W, S = W_part, S_part
+        return _join(ys), _join(inner_losses), changes, (W, S), (running_W, running_S)
 
     def _decode_step(self, x, state, inputs, mask_, reset_, tails, mask):
         """One token in constant time from the running state (``titans.ops.token_step``); the same result

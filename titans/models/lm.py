@@ -81,6 +81,7 @@ class TitansLM(nn.Module):
     def __init__(self, config: TitansConfig):
         super().__init__()
         self.config = config
+        self.fingerprint = config.fingerprint()  # once: hashing the config inside forward breaks a compile graph
         self.embed = nn.Embedding(config.vocab_size, config.dim)
         nn.init.normal_(self.embed.weight, std=config.init_std)
         self.blocks = nn.ModuleList(BLOCKS[config.variant](config) for _ in range(config.layers))
@@ -119,11 +120,11 @@ class TitansLM(nn.Module):
         if the config has one) instead of the logits: what a task head (sequence classification, titans.dna)
         reads."""
         self._check(tokens, state, mask, reset)
-        if state is None and reset is not None and bool(reset[:, 0].any()):
+        if state is None and reset is not None:
             # a fresh state already starts a document (with the memory primed by the persistent tokens,
-            # SPEC §3): a reset at its first token would only discard that priming
-            reset = reset.clone()
-            reset[:, 0] = False
+            # SPEC §3): a reset at its first token would only discard that priming (cleared without
+            # reading it, which would break a torch.compile graph)
+            reset = torch.cat([torch.zeros_like(reset[:, :1]), reset[:, 1:]], dim=1)
         x = self.embed(tokens)
         if mask is not None:
             x = x * mask.unsqueeze(-1).to(x.dtype)
@@ -136,7 +137,7 @@ class TitansLM(nn.Module):
                 x, block_state = block(x, block_state, mask=mask, reset=reset)
             new_states.append(block_state)
         position = tokens.shape[1] + (0 if state is None else state.position)
-        return self.norm(x), ModelState(new_states, position, self.config.fingerprint())
+        return self.norm(x), ModelState(new_states, position, self.fingerprint)
 
     def _check(self, tokens, state, mask, reset):
         if tokens.dim() != 2 or tokens.dtype not in (torch.int64, torch.int32):
@@ -144,7 +145,10 @@ class TitansLM(nn.Module):
                              f"{tokens.dtype}")
         if tokens.shape[1] == 0:
             raise ValueError("tokens: the sequence is empty (T = 0)")
-        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.config.vocab_size):
+        # (the id range is read from the values, which would break a torch.compile graph: compiled, the
+        # embedding's own index check stands in for it)
+        unchecked = torch.compiler.is_compiling() or not tokens.numel()
+        if not unchecked and (tokens.min() < 0 or tokens.max() >= self.config.vocab_size):
             raise ValueError(f"tokens: ids must lie in [0, {self.config.vocab_size}), got "
                              f"[{int(tokens.min())}, {int(tokens.max())}]")
         if mask is not None and mask.shape != tokens.shape:
@@ -152,9 +156,9 @@ class TitansLM(nn.Module):
         if reset is not None and (reset.shape != tokens.shape or reset.dtype != torch.bool):
             raise ValueError(f"reset: expected a bool tensor of shape {tuple(tokens.shape)} like tokens (True at "
                              f"a document's first token), got {reset.dtype} {tuple(reset.shape)}")
-        if state is not None and state.fingerprint != self.config.fingerprint():
+        if state is not None and state.fingerprint != self.fingerprint:
             raise ValueError("state was made by a model with another configuration "
-                             f"({state.fingerprint} != {self.config.fingerprint()}); pass state=None to start fresh")
+                             f"({state.fingerprint} != {self.fingerprint}); pass state=None to start fresh")
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -259,9 +263,9 @@ class TitansLM(nn.Module):
                 header = f.metadata() or {}
                 if "fingerprint" not in header:
                     raise ModelFileError(f"{path} is not a titans model state (no fingerprint in its header); {fix}")
-                if header["fingerprint"] != self.config.fingerprint():
+                if header["fingerprint"] != self.fingerprint:
                     raise ModelFileError(f"{path} was saved by a model with another configuration "
-                                         f"({header['fingerprint']} != {self.config.fingerprint()}); {fix}")
+                                         f"({header['fingerprint']} != {self.fingerprint}); {fix}")
                 # fresh (aligned) copies: a kernel may round differently on a buffer at another alignment, and a
                 # loaded state must continue bit for bit as the one that was saved
                 tensors = {k: f.get_tensor(k).clone() for k in f.keys()}
