@@ -1,0 +1,260 @@
+"""The GPU benchmark (issue 27 §3): one command, one table, under 8 minutes on an H100-class GPU.
+
+    python benchmarks/gpu.py --json benchmarks/results/gpu.json      # CUDA
+    python benchmarks/gpu.py --dry-run                                # every row at tiny shapes, CPU, seconds
+
+Rows:
+  - op: the memory op (``chunk_memory_update``, depth 2, expansion 4, chunk 64) forward + backward at
+    T = 4K, 16K, 64K with B x H = 32 heads of width D = 64 and 128: the PyTorch chunk walk
+    (``backend="torch"``) and the Triton kernels (``backend="triton"``), bf16 q / k / v, float32 gates
+    and state; PyTorch SDPA causal attention (FlashAttention) of the same heads and width; titans-pytorch's
+    NeuralMemory at the same shape when installed (``pip install -e ".[bench]"``; the whole layer,
+    projections included, and less work per token: see benchmarks/README.md).
+  - model: the ``170m`` preset's training step (forward, backward, AdamW; batch 1, bf16 autocast) for
+    MAC, MAG, LMM and Transformer++ at 4K and 16K tokens; a row that runs out of memory is retried with
+    gradient checkpointing. Then MAG under ``torch.compile`` (steady steps; the row's wall time with
+    compilation in its note), and MAC at 64K with checkpointing for its peak memory (the estimate in
+    benchmarks/README.md).
+TFLOP/s: the op's SPEC §1 count (forward ``22 D Dh + 4 b (D + Dh)`` per token and head, backward 2x);
+attention ``2 T^2 D`` per head forward (causal half of 4 T^2 D), backward 2.5x; models
+``3 x titans.flops.flops_per_token``. Medians of --reps steps after a warm-up. Rows past --budget
+seconds are skipped, so the command ends in time whatever the GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.util
+import inspect
+import json
+import os
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from titans.config import TitansConfig
+from titans.flops import flops_per_token
+from titans.models.lm import TitansLM
+from titans.ops import chunk_memory_update
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    device: str
+    dtype: torch.dtype
+    lengths: tuple  # op rows
+    widths: tuple  # head width D
+    batch: int
+    heads: int  # batch x heads = 32 on the GPU
+    chunk: int
+    expansion: int
+    preset: str
+    model_lengths: tuple
+    long_context: int
+    compiled: tuple  # variant, torch.compile backend
+    reps: int
+
+
+GPU = Plan("cuda", torch.bfloat16, (4096, 16384, 65536), (64, 128), 2, 16, 64, 4, "170m", (4096, 16384), 65536,
+           ("mag", "inductor"), 3)
+# every row, tiny: the script's paths checked on the CPU (compiled through dynamo alone, and the one-graph
+# Transformer++: inductor, or MAG's several graphs, take minutes on two cores; tests/models/test_compile.py)
+DRY = Plan("cpu", torch.float32, (32,), (8, 16), 2, 2, 16, 2, "tiny", (16, 32), 64, ("transformer", "eager"), 1)
+VARIANTS = ("mac", "mag", "lmm", "transformer")
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def median_seconds(step, device: str, reps: int) -> float:
+    step()  # warm-up: kernels compiled, allocations made
+    times = []
+    for _ in range(reps):
+        sync(device)
+        start = time.perf_counter()
+        step()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def triton_usable(device: str) -> str | None:
+    """Why the Triton rows cannot run, or None."""
+    if "backend" not in inspect.signature(chunk_memory_update).parameters:
+        return "chunk_memory_update has no backend argument"
+    if importlib.util.find_spec("triton") is None:
+        return "triton not installed (pip install -e '.[gpu]')"
+    if device != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        return "CPU without TRITON_INTERPRET=1"
+    return None
+
+
+def op_inputs(plan: Plan, T: int, D: int):
+    g = torch.Generator(device=plan.device).manual_seed(0)
+    B, H, hidden = plan.batch, plan.heads, plan.expansion * D
+    rand = lambda *shape: torch.randn(*shape, generator=g, device=plan.device)  # noqa: E731
+    qkv = [F.normalize(rand(B, H, T, D), dim=-1).to(plan.dtype) for _ in range(3)]
+    gates = [torch.full((B, H, T), value, device=plan.device) for value in (1e-3, -0.1, -0.01)]
+    weights = [rand(B, H, D, hidden) / D**0.5, rand(B, H, hidden, D) / hidden**0.5]
+    return [t.requires_grad_() for t in (*qkv, *gates, *weights)]
+
+
+def memory_op_step(plan: Plan, T: int, D: int, backend: str):
+    leaves = op_inputs(plan, T, D)
+
+    def step():
+        y, _, _ = chunk_memory_update(*leaves[:6], tuple(leaves[6:]), chunk_size=plan.chunk, log_gates=True,
+                                      backend=backend)
+        y.float().square().mean().backward()
+
+    flops = 3 * (22 * D * plan.expansion * D + 4 * plan.chunk * (D + plan.expansion * D)) * plan.batch * plan.heads * T
+    return step, flops
+
+
+def sdpa_step(plan: Plan, T: int, D: int):
+    q, k, v = (torch.randn(plan.batch, plan.heads, T, D, device=plan.device, dtype=plan.dtype).requires_grad_()
+               for _ in range(3))
+
+    def step():
+        F.scaled_dot_product_attention(q, k, v, is_causal=True).float().square().mean().backward()
+
+    return step, 3.5 * 2 * T * T * D * plan.batch * plan.heads
+
+
+def titans_pytorch_step(plan: Plan, T: int, D: int):
+    from titans_pytorch import NeuralMemory
+
+    layer = NeuralMemory(dim=plan.heads * D, heads=plan.heads, dim_head=D, chunk_size=plan.chunk,
+                         batch_size=plan.chunk, mem_model_norm_add_residual=False,
+                         default_model_kwargs=dict(depth=2, expansion_factor=float(plan.expansion))).to(plan.device)
+    x = torch.randn(plan.batch, T, plan.heads * D, device=plan.device)
+
+    def step():
+        with torch.autocast(plan.device, dtype=torch.bfloat16, enabled=plan.device == "cuda"):
+            out, _ = layer(x)
+        out.float().square().mean().backward()
+
+    return step, None  # other work per token than the op's count
+
+
+def model_step(plan: Plan, variant: str, T: int, checkpointing: bool, compile_backend: str | None = None):
+    torch.manual_seed(0)
+    config = TitansConfig.from_name(plan.preset, variant=variant)
+    model = TitansLM(config).to(plan.device)
+    model.gradient_checkpointing = checkpointing
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    forward = model if compile_backend is None else torch.compile(model, backend=compile_backend)
+    tokens = torch.randint(0, config.vocab_size, (1, T + 1), device=plan.device)
+
+    def step():
+        with torch.autocast(plan.device, dtype=torch.bfloat16, enabled=plan.device == "cuda"):
+            logits, _ = forward(tokens[:, :-1])
+        F.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten()).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step, 3 * flops_per_token(config, T) * T
+
+
+class Table:
+    """Rows measured in order, each skipped once the time budget is spent."""
+
+    def __init__(self, plan: Plan, budget: float):
+        self.plan, self.budget, self.began, self.rows = plan, budget, time.perf_counter(), []
+
+    def measure(self, kind: str, impl: str, T: int, D: int | None, make, *, tokens: int, note: str = "") -> dict:
+        row = {"kind": kind, "impl": impl, "T": T, "D": D, "tokens_s": None, "tflops": None, "peak_gib": None,
+               "note": note}
+        if time.perf_counter() - self.began > self.budget:
+            row["note"] = "skipped: over the time budget"
+        else:
+            try:
+                if self.plan.device == "cuda":
+                    torch.cuda.empty_cache()
+                    torch.cuda.reset_peak_memory_stats()
+                step, flops = make()
+                seconds = median_seconds(step, self.plan.device, self.plan.reps)
+                row["tokens_s"] = tokens / seconds
+                row["tflops"] = None if flops is None else flops / seconds / 1e12
+                if self.plan.device == "cuda":
+                    row["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+            except torch.OutOfMemoryError:
+                row["note"] = "out of memory"
+            except Exception as error:  # a row that fails is reported, and the others still run
+                row["note"] = f"failed: {type(error).__name__}: {str(error)[:120]}"
+        self.rows.append(row)
+        print(json.dumps(row), flush=True)
+        return row
+
+
+def op_rows(table: Table, plan: Plan) -> None:
+    no_triton = triton_usable(plan.device)
+    has_baseline = importlib.util.find_spec("titans_pytorch") is not None
+    for T in plan.lengths:
+        for D in plan.widths:
+            tokens = plan.batch * T
+            table.measure("op", "torch", T, D, lambda: memory_op_step(plan, T, D, "torch"), tokens=tokens)
+            if no_triton:
+                table.rows.append({"kind": "op", "impl": "triton", "T": T, "D": D, "tokens_s": None, "tflops": None,
+                                   "peak_gib": None, "note": f"not run: {no_triton}"})
+            else:
+                table.measure("op", "triton", T, D, lambda: memory_op_step(plan, T, D, "triton"), tokens=tokens)
+            table.measure("op", "sdpa causal", T, D, lambda: sdpa_step(plan, T, D), tokens=tokens)
+            if has_baseline:
+                table.measure("op", "titans-pytorch", T, D, lambda: titans_pytorch_step(plan, T, D), tokens=tokens)
+
+
+def model_rows(table: Table, plan: Plan) -> None:
+    for T in plan.model_lengths:
+        for variant in VARIANTS:
+            row = table.measure("model", variant, T, None, lambda: model_step(plan, variant, T, False), tokens=T)
+            if row["note"] == "out of memory":
+                table.measure("model", variant, T, None, lambda: model_step(plan, variant, T, True), tokens=T,
+                              note="gradient checkpointing")
+    T, (variant, backend) = plan.model_lengths[0], plan.compiled
+    started = time.perf_counter()
+    # the warm-up step compiles: the row's wall time, in the note, is mostly compilation
+    row = table.measure("model", f"{variant} compiled", T, None, lambda: model_step(plan, variant, T, False, backend),
+                        tokens=T, note=f"torch.compile ({backend})")
+    if row["tokens_s"]:
+        row["note"] += f", row took {time.perf_counter() - started:.0f} s with compilation"
+    table.measure("model", "mac", plan.long_context, None, lambda: model_step(plan, "mac", plan.long_context, True),
+                  tokens=plan.long_context, note="gradient checkpointing, peak memory")
+
+
+def print_table(rows: list[dict], plan: Plan) -> None:
+    device = torch.cuda.get_device_name() if plan.device == "cuda" else "CPU (dry run: correctness of the script, not speed)"
+    print(f"\n{device}, torch {torch.__version__}; op: B x H = {plan.batch} x {plan.heads}, chunk {plan.chunk}, "
+          f"expansion {plan.expansion}; models: preset {plan.preset}, batch 1\n")
+    print("| kind | impl | T | D | tokens/s | TFLOP/s | peak GiB | note |\n|---|---|---|---|---|---|---|---|")
+    fmt = lambda value, spec: "" if value is None else format(value, spec)  # noqa: E731
+    for r in rows:
+        print(f"| {r['kind']} | {r['impl']} | {r['T']} | {fmt(r['D'], 'd')} | {fmt(r['tokens_s'], ',.0f')} | "
+              f"{fmt(r['tflops'], '.2f')} | {fmt(r['peak_gib'], '.1f')} | {r['note']} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dry-run", action="store_true", help="every row at tiny shapes on the CPU")
+    parser.add_argument("--budget", type=float, default=420.0, help="seconds after which rows are skipped")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args()
+    plan = DRY if args.dry_run else GPU
+    if plan.device == "cuda" and not torch.cuda.is_available():
+        parser.error("no CUDA device: run on a GPU machine, or --dry-run to check the script on the CPU")
+    table = Table(plan, args.budget)
+    op_rows(table, plan)
+    model_rows(table, plan)
+    print_table(table.rows, plan)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": plan.device, "rows": table.rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
