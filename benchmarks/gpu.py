@@ -241,7 +241,7 @@ def print_table(rows: list[dict], plan: Plan) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true", help="every row at tiny shapes on the CPU")
-    parser.add_argument("--budget", type=float, default=420.0, help="seconds after which rows are skipped")
+    parser.add_argument("--budget", type=float, default=360.0, help="seconds after which rows are skipped")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
     plan = DRY if args.dry_run else GPU
