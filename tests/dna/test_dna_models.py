@@ -148,8 +148,8 @@ def test_bits_by_context_streamed_equal_one_full_read(variant):
     for b in bins:
         inside = (context >= b.start) & (context < b.end)
         expected = float(nats[inside].sum()) / (2 * int(inside.sum())) / math.log(2)
-        assert b.bits_per_base == pytest.approx(expected, rel=1e-9)
-        assert b.bases == 2 * int(inside.sum())
+        assert b.bits == pytest.approx(expected, rel=1e-9)
+        assert b.tokens == 2 * int(inside.sum())
 
 
 @pytest.mark.parametrize("variant", ["mag", "transformer"])
@@ -159,7 +159,7 @@ def test_a_context_limit_resets_the_same_bases_as_one_masked_read(variant):
     ids = torch.randint(2, 7, (200,))
     unlimited = bits_by_context(model, ids, length=96, segments=2, block=20, first_bin=16)
     limited = bits_by_context(model, ids, length=96, segments=2, block=20, first_bin=16, limit=24)
-    assert limited[0].bits_per_base == pytest.approx(unlimited[0].bits_per_base, rel=1e-12)  # before any reset
+    assert limited[0].bits == pytest.approx(unlimited[0].bits, rel=1e-12)  # before any reset
     first, second = segment_starts(200, 96, 2)
     rows = torch.stack([ids[first: first + 96], ids[second: second + 96]])
     reset = torch.zeros_like(rows, dtype=torch.bool)
@@ -170,5 +170,5 @@ def test_a_context_limit_resets_the_same_bases_as_one_masked_read(variant):
     context = torch.arange(1, 96)
     for b in limited:
         inside = (context >= b.start) & (context < b.end)
-        assert b.bits_per_base == pytest.approx(float(nats[inside].sum()) / b.bases / math.log(2), rel=1e-9)
-    assert limited[-1].bits_per_base != pytest.approx(unlimited[-1].bits_per_base, rel=1e-6)
+        assert b.bits == pytest.approx(float(nats[inside].sum()) / b.tokens / math.log(2), rel=1e-9)
+    assert limited[-1].bits != pytest.approx(unlimited[-1].bits, rel=1e-6)

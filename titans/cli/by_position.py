@@ -9,12 +9,20 @@ every ``--limit`` tokens; per bin the difference is the value of the longer cont
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from ..data.tokenizers import token_byte_lengths
-from ..eval.by_position import bits_by_position
+from ..eval.by_position import PositionBin, bits_by_position
+from ..eval.position_table import BinNames, bin_records, bin_table
+from .progress import progress_bar
+
+NAMES = BinNames(key="bits_per_byte", counts=lambda b: {"tokens": b.tokens, "bytes": b.bytes}, gain=True,
+                 position="position (tokens)", measure="bits per byte", carried="bits per byte, state carried",
+                 limited="same bytes, state reset every {limit:,}", count="bytes", count_of=lambda b: b.bytes)
 
 
 def long_rows(documents, tokenizer, length: int, count: int) -> tuple[torch.Tensor, list[str]]:
@@ -29,36 +37,37 @@ def long_rows(documents, tokenizer, length: int, count: int) -> tuple[torch.Tens
     return torch.tensor([ids[:length] for _, ids in chosen]), [name for name, _ in chosen]
 
 
+def read_twice(read: Callable[..., list[PositionBin]], *, length: int, block: int, limit: int, desc: str,
+               progress: bool) -> tuple[list[PositionBin], list[PositionBin] | None]:
+    """The bins of ``read(limit=None, progress=...)`` (state carried) and, when ``0 < limit < length``, of
+    ``read(limit=limit, ...)`` (a limit at or past the length resets nothing: that reading would repeat
+    the first; else None), under one progress bar of the blocks both read."""
+    twice = 0 < limit < length
+    blocks = math.ceil((length - 1) / block)  # what bits_by_position reads per reading
+    with progress_bar(blocks * (2 if twice else 1), desc, progress, unit="block") as bar:
+        carried = read(limit=None, progress=bar.update)
+        limited = read(limit=limit, progress=bar.update) if twice else None
+    return carried, limited
+
+
 def run_by_position(args, model, tokenizer, documents) -> None:
     rows, names = long_rows(documents, tokenizer, args.length, args.documents)
     token_bytes = token_byte_lengths(tokenizer)
-    read = dict(token_bytes=token_bytes, block=args.context, first_bin=args.first_bin)
-    carried = bits_by_position(model, rows, **read)
-    limited = bits_by_position(model, rows, **read, limit=args.limit) if 0 < args.limit < args.length else None
+    carried, limited = read_twice(
+        lambda **read: bits_by_position(model, rows, token_bytes=token_bytes, block=args.context,
+                                        first_bin=args.first_bin, **read),
+        length=args.length, block=args.context, limit=args.limit, desc="eval ppl --by-position",
+        progress=args.progress)
     out = Path(args.out or Path(args.checkpoint) / "by_position")
     out.mkdir(parents=True, exist_ok=True)
-    bins = []
-    for i, b in enumerate(carried):
-        row = {"start": b.start, "end": b.end, "bits_per_byte": b.bits, "tokens": b.tokens, "bytes": b.bytes}
-        if limited:
-            row["bits_per_byte_limited"] = limited[i].bits
-            row["gain"] = limited[i].bits - b.bits
-        bins.append(row)
+    bins = bin_records(NAMES, carried, limited)
     result = {"checkpoint": args.checkpoint, "variant": model.config.variant, "data": args.data,
               "split": args.split, "documents": names, "length": args.length,
               "limit": args.limit if limited else None, "bins": bins}
     (out / "by_position.json").write_text(json.dumps(result, indent=1) + "\n")
     title = (f"{model.config.variant}: bits per byte by position, {len(names)} document(s) of {args.data} "
              f"({args.split}), {args.length:,} tokens each")
-    lines = [f"# {title}", "", "Documents: " + ", ".join(names), ""]
-    if limited:
-        lines += [f"| position (tokens) | bits per byte, state carried | same bytes, state reset every "
-                  f"{args.limit:,} | gain of the longer context | bytes |", "|---|---|---|---|---|"]
-        lines += [f"| {b.label()} | {b.bits:.4f} | {c.bits:.4f} | {c.bits - b.bits:+.4f} | {b.bytes:,} |"
-                  for b, c in zip(carried, limited)]
-    else:
-        lines += ["| position (tokens) | bits per byte | bytes |", "|---|---|---|"]
-        lines += [f"| {b.label()} | {b.bits:.4f} | {b.bytes:,} |" for b in carried]
+    lines = [f"# {title}", "", "Documents: " + ", ".join(names), "", *bin_table(NAMES, carried, limited, args.limit)]
     (out / "by_position.md").write_text("\n".join(lines) + "\n")
     plot_by_position({model.config.variant: result}, out / "by_position.png", title)
     print("\n".join(lines))

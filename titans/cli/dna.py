@@ -6,12 +6,17 @@ import argparse
 import json
 from pathlib import Path
 
+from ..eval.position_table import BinNames, bin_records, bin_table
 from ..train.config import TrainConfig
 from . import train
+from .progress import add_progress_option, progress_bar, say
 
 # titans dna pretrain = titans train with these defaults (every flag and --config still apply)
 PRETRAIN_DEFAULTS = TrainConfig(data="bacteria", tokenizer="nucleotides", out="runs/dna-pretrain",
                                 valid_fraction=0.02, sample_tokens=0)
+CONTEXT_NAMES = BinNames(key="bits_per_base", counts=lambda b: {"bases": b.tokens}, gain=False, position="position",
+                         measure="bits per base", carried="bits per base", limited="same bases, context <= {limit:,}",
+                         count="bases", count_of=lambda b: b.tokens)
 
 
 def add_parser(verbs) -> None:
@@ -45,6 +50,7 @@ def add_parser(verbs) -> None:
     classify.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: 2e-3)")
     classify.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     classify.add_argument("--out", default="runs/dna-classify", help="results folder (default: runs/dna-classify)")
+    add_progress_option(classify)
     classify.set_defaults(run=run_classify)
 
     evaluate = tasks.add_parser(
@@ -63,6 +69,7 @@ def add_parser(verbs) -> None:
                                "longer context on the same bases (0: skip; default: 1024)")
     evaluate.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     evaluate.add_argument("--out", default=None, help="results folder (default: CHECKPOINT/context)")
+    add_progress_option(evaluate)
     evaluate.set_defaults(run=run_eval)
 
 
@@ -86,17 +93,20 @@ def run_classify(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     results = {"data": args.data, "train": len(train_part), "test": len(test_part), "classes": train_part.classes,
                "init": args.init, "models": {}}
-    for model, runs in configs.items():
-        records = []
-        for config in runs:
-            print(f"{args.data} {model} seed {config.seed}")
-            record = train_classifier(config, train_part, test_part,
-                                      backbone=None if model == "cnn" else backbone)
-            print(f"  test accuracy {record['test_accuracy']:.4f} (best epoch {record['best_epoch']}, "
-                  f"{record['seconds']:.0f} s)")
-            records.append(record)
-        results["models"][model] = {"summary": summarise(records), "runs": records}
-        (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")  # after every model: nothing lost
+    # epochs of every run; a run that stops early skips its remaining ones, so the ETA never waits on them
+    with progress_bar(len(models) * len(seeds) * args.epochs, "dna classify", args.progress, unit="epoch") as bar:
+        for model, runs in configs.items():
+            records = []
+            for config in runs:
+                say(f"{args.data} {model} seed {config.seed}")
+                record = train_classifier(config, train_part, test_part, backbone=None if model == "cnn" else backbone,
+                                          log=say, progress=bar.update)
+                bar.update(config.epochs - record["epochs_run"])
+                say(f"  test accuracy {record['test_accuracy']:.4f} (best epoch {record['best_epoch']}, "
+                    f"{record['seconds']:.0f} s)")
+                records.append(record)
+            results["models"][model] = {"summary": summarise(records), "runs": records}
+            (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")  # after every model: nothing lost
     table = classify_table(results)
     (out / "results.md").write_text(table)
     print(table)
@@ -125,6 +135,7 @@ def run_eval(args: argparse.Namespace) -> None:
 
     from ..data import load_documents
     from ..dna.context import bits_by_context
+    from .by_position import read_twice
     from .loading import load_trained
 
     if args.threads:
@@ -135,31 +146,18 @@ def run_eval(args: argparse.Namespace) -> None:
     docs = load_documents(args.data)
     record = max(docs, key=lambda d: len(d.text))
     ids = torch.from_numpy(tokenizer.encode_array(record.text).astype("int64"))
-    read = dict(length=args.length, segments=args.segments, block=args.block)
-    bins = bits_by_context(model, ids, **read)
-    # a limit at or past the stretch length resets nothing: the second reading would repeat the first
-    limited = bits_by_context(model, ids, **read, limit=args.limit) if 0 < args.limit < args.length else None
+    bins, limited = read_twice(
+        lambda **read: bits_by_context(model, ids, length=args.length, segments=args.segments, block=args.block,
+                                       **read),
+        length=args.length, block=args.block, limit=args.limit, desc="dna eval", progress=args.progress)
     out = Path(args.out or Path(args.checkpoint) / "context")
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i, b in enumerate(bins):
-        row = {"start": b.start, "end": b.end, "bits_per_base": b.bits_per_base, "bases": b.bases}
-        if limited:
-            row["bits_per_base_limited"] = limited[i].bits_per_base
-        rows.append(row)
     result = {"checkpoint": args.checkpoint, "variant": model.config.variant, "data": args.data,
-              "record": record.name, "length": args.length, "segments": args.segments, "limit": args.limit if limited else None,
-              "bins": rows}
+              "record": record.name, "length": args.length, "segments": args.segments,
+              "limit": args.limit if limited else None,
+              "bins": bin_records(CONTEXT_NAMES, bins, limited)}
     (out / "context.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [f"# {model.config.variant}: bits per base on {record.name} by position in a {args.length:,}-base "
-             f"stretch", ""]
-    if limited:
-        lines += [f"| position | bits per base | same bases, context <= {args.limit:,} | gain of the longer context "
-                  "| bases |", "|---|---|---|---|---|"]
-        lines += [f"| {b.label()} | {b.bits_per_base:.4f} | {c.bits_per_base:.4f} | "
-                  f"{c.bits_per_base - b.bits_per_base:+.4f} | {b.bases:,} |" for b, c in zip(bins, limited)]
-    else:
-        lines += ["| position | bits per base | bases |", "|---|---|---|"]
-        lines += [f"| {b.label()} | {b.bits_per_base:.4f} | {b.bases:,} |" for b in bins]
+             f"stretch", "", *bin_table(CONTEXT_NAMES, bins, limited, args.limit)]
     (out / "context.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

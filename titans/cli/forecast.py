@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..forecast.config import ForecastConfig
 from .fields import add_field_options, given_fields
+from .progress import add_progress_option, progress_bar, say
 
 
 def add_parser(verbs) -> None:
@@ -19,10 +20,12 @@ def add_parser(verbs) -> None:
                     "Writes OUT/results.json, results.md, forecast-H*.png and models/*.safetensors. List "
                     "flags take JSON or commas: --horizons 96,192 --models dlinear,memory.")
     add_field_options(train, ForecastConfig)
+    add_progress_option(train)
     train.set_defaults(run=run_train)
     evaluate = tasks.add_parser("eval", help="re-score the saved models of a finished run on its test windows")
     evaluate.add_argument("run_dir", help="the --out folder of `titans forecast train`")
     evaluate.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    add_progress_option(evaluate)
     evaluate.set_defaults(run=run_eval)
 
 
@@ -30,7 +33,8 @@ def run_train(args: argparse.Namespace) -> None:
     from ..forecast import train_run
 
     config = ForecastConfig().replace(**given_fields(args, ForecastConfig))
-    train_run(config)
+    with progress_bar(None, "forecast train", args.progress, unit="epoch") as bar:  # train_run sets the total
+        train_run(config, log=say, progress=bar)
     print(f"run folder: {config.out} (results.json, results.md, forecast-H*.png, models/)")
     print((Path(config.out) / "results.md").read_text())
 
@@ -38,5 +42,6 @@ def run_train(args: argparse.Namespace) -> None:
 def run_eval(args: argparse.Namespace) -> None:
     from ..forecast import eval_run
 
-    eval_run(args.run_dir, device=args.device)
+    with progress_bar(None, "forecast eval", args.progress, unit="model") as bar:  # eval_run sets the total
+        eval_run(args.run_dir, device=args.device, log=say, progress=bar)
     print((Path(args.run_dir) / "eval.md").read_text())

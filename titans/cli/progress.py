@@ -12,12 +12,13 @@ def add_progress_option(parser) -> None:
                         help="no progress bar (default: shown when stderr is a terminal)")
 
 
-def progress_bar(total: int | None, desc: str, enabled: bool = True, unit: str = "it"):
-    """A tqdm bar on stderr; disabled when ``enabled`` is False or stderr is not a terminal."""
+def progress_bar(total: int | None, desc: str, enabled: bool = True, unit: str = "it", **options):
+    """A tqdm bar on stderr; disabled when ``enabled`` is False or stderr is not a terminal. options: more
+    tqdm settings (``unit_scale=True`` for byte counts)."""
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=False,
-                disable=None if enabled else True)
+                disable=None if enabled else True, **options)
 
 
 def say(message: str) -> None:

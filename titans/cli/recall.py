@@ -9,10 +9,11 @@ from pathlib import Path
 import torch
 
 from ..eval.catalog import BABI_TASKS, NIAH_TASKS, make_tasks
-from ..eval.grid import parse_length, run_grid
+from ..eval.grid import grid_cells, parse_length, run_grid
 from ..eval.needles import MagicWord
 from ..eval.report import markdown_table, write_results
 from .loading import load_trained
+from .progress import add_progress_option, progress_bar, say
 
 _LENGTHS = "1K,2K,4K,8K,16K,32K,64K,128K"
 
@@ -44,6 +45,7 @@ def _common(p: argparse.ArgumentParser, task_names: tuple[str, ...], samples: in
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--out", default=None, help="results folder (default: CHECKPOINT/eval-TASKS)")
+    add_progress_option(p)
     p.set_defaults(run=run_recall, task_names=task_names)
 
 
@@ -75,11 +77,15 @@ def run_recall(args: argparse.Namespace) -> None:
     tasks = make_tasks(names, "eval", args.haystack)
     if "w" in tasks:
         tasks["w"] = MagicWord(tasks["w"].haystack, "eval", value=args.value)
-    cells = run_grid(model, tasks, lengths, depths if args.task == "niah" else [], args.samples, seed=args.seed,
-                     batch=args.batch, block=args.block, device=args.device,
-                     max_length={n: cap for n in names} if cap else None)
-    if not cells:
+    grid = dict(depths=depths if args.task == "niah" else [], max_length={n: cap for n in names} if cap else None)
+    planned = grid_cells(tasks, lengths, **grid)
+    if not planned:
         raise ValueError("no cell to run: every length is above --max-length")
+    prompt_bytes = args.samples * sum(length for _, _, length, _ in planned)
+    with progress_bar(prompt_bytes, f"eval {args.task}", args.progress, unit="B", unit_scale=True,
+                      unit_divisor=1024) as bar:
+        cells = run_grid(model, tasks, lengths, samples=args.samples, seed=args.seed, batch=args.batch,
+                         block=args.block, device=args.device, say=say, progress=bar.update, **grid)
     out = Path(args.out) if args.out else Path(args.checkpoint) / f"eval-{args.task}"
     variant = model.config.variant
     meta = {"checkpoint": str(args.checkpoint), "variant": variant, "task": args.task, "tasks": names,

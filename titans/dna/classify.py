@@ -122,9 +122,10 @@ def evaluate(model: torch.nn.Module, tokens, mask, labels, batch: int = 256) -> 
 
 
 def train_classifier(config: ClassifyConfig, train: LabelledSequences, test: LabelledSequences, *,
-                     backbone: TitansLM | None = None, log=print) -> dict:
+                     backbone: TitansLM | None = None, log=print, progress=None) -> dict:
     """Train one model for one seed (module doc) and return its record: test accuracy and loss, the best
-    epoch, the validation curve, parameters, seconds."""
+    epoch, the validation curve, parameters, seconds. progress: called with 1 after every epoch (a
+    progress bar's ``update``), or None."""
     if train.classes != test.classes:
         raise ValueError(f"train classes {train.classes} differ from test classes {test.classes}")
     tokenizer = NucleotideTokenizer()
@@ -158,6 +159,8 @@ def train_classifier(config: ClassifyConfig, train: LabelledSequences, test: Lab
         else:
             since_best += 1
         log(f"  epoch {epoch}: valid accuracy {accuracy:.4f}, loss {valid_loss:.4f}")
+        if progress is not None:
+            progress(1)
         if since_best >= config.patience:
             break
     model.load_state_dict(best_state)

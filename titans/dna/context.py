@@ -16,27 +16,12 @@ what the longer context bought on those very bases.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from ..eval.by_position import bits_by_position, position_bins, short_count
+from ..eval.by_position import PositionBin, bits_by_position, position_bins
 from ..models import TitansLM
 
 context_bins = position_bins  # the bins of a genome stretch are those of any row of tokens
-
-
-@dataclass(frozen=True)
-class ContextBin:
-    start: int
-    """First position (bases of context before the predicted one) in the bin."""
-    end: int
-    """One past the last position."""
-    bits_per_base: float
-    bases: int
-
-    def label(self) -> str:
-        return f"{short_count(self.start)}-{short_count(self.end)}"
 
 
 def segment_starts(total: int, length: int, segments: int) -> list[int]:
@@ -52,14 +37,16 @@ def segment_starts(total: int, length: int, segments: int) -> list[int]:
 
 def bits_by_context(model: TitansLM, ids: torch.Tensor, *, length: int, segments: int, block: int = 4096,
                     first_bin: int = 1024, limit: int | None = None,
-                    device: str | torch.device = "cpu") -> list[ContextBin]:
-    """Bits per base of ``model`` binned by position in the stretch (module doc).
+                    device: str | torch.device = "cpu", progress=None) -> list[PositionBin]:
+    """Bits per base of ``model`` binned by position in the stretch (module doc): each bin's ``bits`` are
+    bits per base and its ``tokens`` the bases scored.
 
     ids: 1-D token ids of one long sequence (the nucleotide tokenizer's). The first base of a stretch is
     not scored (nothing predicts it). limit: reset the state every ``limit`` bases (None: never).
+    progress: as for :func:`~titans.eval.by_position.bits_by_position`.
     """
     if ids.dim() != 1:
         raise ValueError(f"ids: expected one 1-D sequence, got shape {tuple(ids.shape)}")
     rows = torch.stack([ids[s: s + length] for s in segment_starts(len(ids), length, segments)])
-    bins = bits_by_position(model.to(device), rows, block=block, first_bin=first_bin, limit=limit)
-    return [ContextBin(b.start, b.end, b.bits, b.tokens) for b in bins]
+    return bits_by_position(model.to(device), rows, block=block, first_bin=first_bin, limit=limit,
+                            progress=progress)

@@ -25,6 +25,8 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class PositionBin:
+    """One bin of :func:`bits_by_position` (``titans dna eval`` reads bases: bits per base, tokens = bases)."""
+
     start: int
     """First position (tokens of context before the predicted one) in the bin."""
     end: int
@@ -50,12 +52,13 @@ def position_bins(length: int, first: int = 1024) -> list[tuple[int, int]]:
 
 @torch.no_grad()
 def bits_by_position(model, rows: torch.Tensor, *, token_bytes: torch.Tensor | None = None, block: int = 4096,
-                     first_bin: int = 1024, limit: int | None = None) -> list[PositionBin]:
+                     first_bin: int = 1024, limit: int | None = None, progress=None) -> list[PositionBin]:
     """Bits per byte (or per token) of ``model`` on ``rows`` ``[S, length]``, binned by position.
 
     The first token of a row is not scored (nothing predicts it). token_bytes: ``[vocab]`` UTF-8 bytes
     per token id (None: every token counts as one unit). limit: reset the state every ``limit`` tokens
-    (None: never).
+    (None: never). progress: called with 1 after each of the ``ceil((length - 1) / block)`` blocks (a
+    progress bar's ``update``), or None.
     """
     if rows.dim() != 2 or rows.shape[1] < 2:
         raise ValueError(f"rows: expected [S, length >= 2] token ids, got shape {tuple(rows.shape)}")
@@ -82,6 +85,8 @@ def bits_by_position(model, rows: torch.Tensor, *, token_bytes: torch.Tensor | N
         logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 up, float64 kept
         loss = F.cross_entropy(logits.transpose(1, 2), rows[:, begin + 1: end + 1], reduction="none")
         nats[begin:end] = loss.sum(0).double().cpu()
+        if progress is not None:
+            progress(1)
     model.train(was_training)
     # the target at position p + 1 was predicted with p + 1 tokens of context: bin by that count
     context = torch.arange(1, length)

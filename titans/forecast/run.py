@@ -27,10 +27,12 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def train_run(config: ForecastConfig, *, log=_log) -> dict:
+def train_run(config: ForecastConfig, *, log=_log, progress=None) -> dict:
     """Train and score every model, horizon and seed of ``config``; returns what results.json holds.
 
-    The files are rewritten after every run, so an interrupted table keeps what it finished.
+    The files are rewritten after every run, so an interrupted table keeps what it finished. progress: a
+    tqdm bar (or None), reset to the epochs of all runs once the series (hence the horizons) is read; a
+    run that stops early (or has nothing to train) skips its remaining epochs.
     """
     series = load_series(config.data, target=config.target, period=config.period)
     horizons = list(config.horizons or series.horizons)
@@ -39,6 +41,8 @@ def train_run(config: ForecastConfig, *, log=_log) -> dict:
     write_json(out / "config.json", config.replace(horizons=tuple(horizons)).to_dict())
     results = _header(series, config, horizons)
     log(f"{series.description}; models {', '.join(config.models)}; horizons {horizons}; seeds {list(config.seeds)}")
+    if progress is not None:
+        progress.reset(total=len(horizons) * len(config.models) * len(config.seeds) * config.epochs)
     for horizon in horizons:
         data = prepare(series, config.lookback, horizon)
         results["windows"][str(horizon)] = data.sizes()
@@ -48,7 +52,10 @@ def train_run(config: ForecastConfig, *, log=_log) -> dict:
                 torch.manual_seed(seed)  # the initialisation; fit's generator orders the windows
                 model = build_model(name, config, horizon=horizon, period=series.period).to(config.device)
                 log(f"{series.name} H={horizon} {name} seed {seed}")
-                fitted = fit(model, data, config, seed, lr=config.lr_of(name), log=log)
+                fitted = fit(model, data, config, seed, lr=config.lr_of(name), log=log,
+                             progress=None if progress is None else progress.update)
+                if progress is not None:
+                    progress.update(config.epochs - fitted.epochs)
                 test = evaluate(model, data.test, device=config.device)
                 parameters = sum(p.numel() for p in model.parameters())
                 if parameters:
@@ -67,9 +74,10 @@ def train_run(config: ForecastConfig, *, log=_log) -> dict:
     return results
 
 
-def eval_run(run_dir: str | Path, *, device: str = "cpu", log=_log) -> dict:
+def eval_run(run_dir: str | Path, *, device: str = "cpu", log=_log, progress=None) -> dict:
     """Re-score every saved model of a finished run on its test windows (``eval.json``, ``eval.md``,
-    and the forecast PNGs redrawn from the saved weights)."""
+    and the forecast PNGs redrawn from the saved weights). progress: a tqdm bar (or None), reset to the
+    number of saved runs (models x horizons x seeds) and advanced after each."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise FileNotFoundError(f"{run_dir} has no config.json: not a `titans forecast train` run folder")
@@ -78,6 +86,8 @@ def eval_run(run_dir: str | Path, *, device: str = "cpu", log=_log) -> dict:
     series = load_series(config.data, target=config.target, period=config.period)
     horizons = list(config.horizons)
     results = _header(series, config, horizons)
+    if progress is not None:
+        progress.reset(total=len(horizons) * len(config.models) * len(config.seeds))
     for horizon in horizons:
         data = prepare(series, config.lookback, horizon)
         results["windows"][str(horizon)] = data.sizes()
@@ -86,17 +96,20 @@ def eval_run(run_dir: str | Path, *, device: str = "cpu", log=_log) -> dict:
             for seed in config.seeds:
                 model = build_model(name, config, horizon=horizon, period=series.period)
                 parameters = sum(p.numel() for p in model.parameters())
-                if parameters:
-                    path = _weights(run_dir, name, horizon, seed)
-                    if not path.is_file():
-                        log(f"skipped {name} H={horizon} seed {seed}: no {path}")
-                        continue
-                    model.load_state_dict(load_file(str(path)))
-                test = evaluate(model.to(device), data.test, device=device)
-                results["runs"].append({"model": name, "horizon": horizon, "seed": seed, "mse": test["mse"],
-                                        "mae": test["mae"], "epochs": 0, "seconds": 0.0, "parameters": parameters})
-                if seed == config.seeds[0]:
-                    shown[name] = _forecast_shown(model, data, config)
+                path = _weights(run_dir, name, horizon, seed)
+                if parameters and not path.is_file():
+                    log(f"skipped {name} H={horizon} seed {seed}: no {path}")
+                else:
+                    if parameters:
+                        model.load_state_dict(load_file(str(path)))
+                    test = evaluate(model.to(device), data.test, device=device)
+                    results["runs"].append({"model": name, "horizon": horizon, "seed": seed, "mse": test["mse"],
+                                            "mae": test["mae"], "epochs": 0, "seconds": 0.0,
+                                            "parameters": parameters})
+                    if seed == config.seeds[0]:
+                        shown[name] = _forecast_shown(model, data, config)
+                if progress is not None:
+                    progress.update(1)
         _plot(run_dir, data, shown, config)
     write_json(run_dir / "eval.json", results)
     (run_dir / "eval.md").write_text(markdown(results["runs"], list(config.models), horizons,

@@ -32,10 +32,10 @@ class FitResult:
 
 
 def fit(model: nn.Module, data: ForecastData, config: ForecastConfig, seed: int, *, lr: float | None = None,
-        log: Callable[[str], None] | None = None) -> FitResult:
+        log: Callable[[str], None] | None = None, progress: Callable[[int], None] | None = None) -> FitResult:
     """Train ``model`` in place on ``data.train``; the seed orders the windows (the caller seeds the
     initialisation); lr defaults to ``config.lr``. A model without parameters (the naive forecast) is
-    only validated."""
+    only validated. progress: called with 1 after every epoch (a progress bar's ``update``), or None."""
     start = time.perf_counter()
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -57,6 +57,8 @@ def fit(model: nn.Module, data: ForecastData, config: ForecastConfig, seed: int,
         history.append({"epoch": epoch, "lr": lr, "train_mse": train_mse, "valid_mse": valid})
         if log:
             log(f"  epoch {epoch}: train mse {train_mse:.4f}, valid mse {valid:.4f}")
+        if progress:
+            progress(1)
         if valid < best:
             best, best_epoch, bad = valid, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
