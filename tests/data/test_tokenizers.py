@@ -3,12 +3,13 @@
 import json
 import pickle
 import random
+import tracemalloc
 
 import pytest
 import torch
 
 from titans.data import get_tokenizer, load_tokenizer, token_byte_lengths
-from titans.data.tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer
+from titans.data.tokenizers import ByteTokenizer, SentencePieceTokenizer, Tokenizer, encode_compact
 
 SAMPLE = "Hello, world! Ünïcödé ✓ 日本語\nsecond line"
 
@@ -99,3 +100,27 @@ def test_load_errors(tmp_path, sp_model):
     (tmp_path / "junk.model").write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a SentencePiece model"):
         get_tokenizer(tmp_path / "junk.model")
+
+
+def test_a_compact_encoding_is_the_same_ids_in_one_byte_each():
+    for tok in (ByteTokenizer(), get_tokenizer("nucleotides")):
+        text = SAMPLE if tok.name == "bytes" else "ACGTNacgtn"
+        ids = encode_compact(tok, text)
+        assert ids.dtype.itemsize == 1 and ids.tolist() == tok.encode(text)
+
+    class ListOnly:  # a tokenizer without encode_array (SentencePiece) keeps its list
+        def encode(self, text):
+            return [1, 2]
+
+    assert encode_compact(ListOnly(), "ab") == [1, 2]
+
+
+def test_byte_encoding_a_large_text_holds_one_copy_of_its_bytes():
+    text = "the memory reads " * (1 << 19)  # 8.5 MB: a list of ids would take eight times as much again
+    tracemalloc.start()
+    try:
+        ids = encode_compact(ByteTokenizer(), text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(ids) == len(text) and peak < 1.1 * len(text), f"{peak / len(text):.2f}x the text's size"

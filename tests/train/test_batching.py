@@ -1,5 +1,6 @@
 """Packed lanes: every token once per epoch, targets shifted by one, resets at document starts."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -62,3 +63,13 @@ def test_a_corpus_smaller_than_one_batch_is_a_clear_error():
         PackedLanes(documents([20]), rows=4, context=8)
     with pytest.raises(ValueError, match="every document is empty"):
         PackedLanes([[], []], rows=1, context=8)
+
+
+def test_documents_held_as_byte_arrays_give_the_same_int64_batches_as_lists():
+    docs = [[t % 251 for t in d] for d in documents([40, 75, 12, 60])]
+    as_lists = PackedLanes(docs, rows=2, context=8, seed=1)
+    as_bytes = PackedLanes([np.asarray(d, dtype=np.uint8) for d in docs], rows=2, context=8, seed=1)
+    for k in range(2 * as_lists.batches_per_epoch):  # two epochs: a reshuffle too
+        a, b = as_lists.batch(k), as_bytes.batch(k)
+        assert b.inputs.dtype == torch.int64 and torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
+        assert torch.equal(a.reset, b.reset) and torch.equal(a.scored, b.scored)

@@ -8,7 +8,7 @@ import json
 
 from ..data import load_documents, split_documents
 from ..data.batching import PackedLanes
-from ..data.tokenizers import token_byte_lengths
+from ..data.tokenizers import encode_compact, token_byte_lengths
 from ..eval.perplexity import score_language_model
 from . import harness, recall
 from .loading import load_trained, run_train_config
@@ -103,7 +103,7 @@ def run_ppl(args: argparse.Namespace) -> None:
         args.data, args.valid_fraction = data, settings["valid_fraction"]
         args.context = args.context if args.context is not None else 512  # its reading block, as before
         return run_by_position(args, model, tokenizer, documents)
-    tokens = [tokenizer.encode(d.text) for d in documents]
+    tokens = [encode_compact(tokenizer, d.text) for d in documents]
     # as the trainer builds its validation lanes (Trainer._packed_lanes, validate)
     rows = max(1, min(settings["rows"], sum(map(len, tokens)) // (context + 1)))
     lanes = PackedLanes(tokens, rows, context, shuffle=False)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -52,11 +53,11 @@ class Batch:
 class PackedLanes:
     """Deterministic batches of ``rows x context`` tokens from tokenised documents (see the module doc).
 
-    documents: token id lists (empty ones are skipped). shuffle: reorder the documents each epoch with
-    ``seed + epoch`` (validation keeps the given order).
+    documents: token ids, lists or numpy arrays (empty ones are skipped). shuffle: reorder the documents
+    each epoch with ``seed + epoch`` (validation keeps the given order).
     """
 
-    def __init__(self, documents: list[list[int]], rows: int, context: int, *, seed: int = 0,
+    def __init__(self, documents: list[list[int] | np.ndarray], rows: int, context: int, *, seed: int = 0,
                  shuffle: bool = True):
         if rows < 1 or context < 1:
             raise ValueError(f"rows and context must be positive, got rows={rows}, context={context}")
@@ -81,7 +82,8 @@ class PackedLanes:
             if self.shuffle:
                 generator = torch.Generator().manual_seed(self.seed + epoch)
                 order = torch.randperm(len(order), generator=generator).tolist()
-            tokens = torch.cat([torch.as_tensor(self.documents[i], dtype=torch.int64) for i in order])
+            # the documents' own dtype (uint8 for bytes and bases: one byte a token, not eight); a batch widens
+            tokens = torch.from_numpy(np.concatenate([np.asarray(self.documents[i]) for i in order]))
             starts = torch.zeros_like(tokens, dtype=torch.bool)
             offsets = torch.tensor([0] + [len(self.documents[i]) for i in order[:-1]]).cumsum(0)
             starts[offsets] = True
@@ -95,7 +97,7 @@ class PackedLanes:
         epoch, index = divmod(global_index, self.batches_per_epoch)
         tokens, starts = self._layout(epoch)
         window = slice(index * self.context, (index + 1) * self.context + 1)
-        piece, flags = tokens[:, window], starts[:, window]
+        piece, flags = tokens[:, window].long(), starts[:, window]
         return Batch(piece[:, :-1], piece[:, 1:], flags[:, :-1].clone(), ~flags[:, 1:], epoch, index)
 
     def is_lane_start(self, global_index: int) -> bool:

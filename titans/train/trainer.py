@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from ..data import get_tokenizer, load_documents, split_documents
 from ..data.batching import Batch, PackedLanes
-from ..data.tokenizers import token_byte_lengths
+from ..data.tokenizers import encode_compact, token_byte_lengths
 from ..eval.perplexity import LanguageModelScore, score_language_model
 from ..eval.task_batches import TaskBatches, is_task_mixture, parse_mixture
 from ..generate import Sampling, generate
@@ -209,9 +209,9 @@ class Trainer:
     def _packed_lanes(self, docs) -> None:
         config = self.config
         train_docs, valid_docs = split_documents(docs, config.valid_fraction)
-        self.train_lanes = PackedLanes([self.tokenizer.encode(d.text) for d in train_docs], config.rows,
+        self.train_lanes = PackedLanes([encode_compact(self.tokenizer, d.text) for d in train_docs], config.rows,
                                        config.context, seed=config.seed)
-        valid_tokens = [self.tokenizer.encode(d.text) for d in valid_docs]
+        valid_tokens = [encode_compact(self.tokenizer, d.text) for d in valid_docs]
         valid_rows = max(self.topology.world, min(config.rows, sum(map(len, valid_tokens)) // (config.context + 1)))
         self.valid_lanes = PackedLanes(valid_tokens, valid_rows, config.context, shuffle=False)
 
