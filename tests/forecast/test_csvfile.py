@@ -1,12 +1,13 @@
 """The LTSF CSV loader on files the tests write: the ETT layout, and clear errors for what it cannot use."""
 
+import tracemalloc
 from datetime import timedelta
 
 import numpy as np
 import pytest
 from forecast_files import write_csv
 
-from titans.forecast import load_series, prepare, read_ltsf_csv
+from titans.forecast import csvfile, load_series, prepare, read_ltsf_csv
 
 
 def test_ett_layout_target_last_and_ett_split(tmp_path):
@@ -67,3 +68,29 @@ def test_not_a_csv_or_a_recipe():
         load_series("ettx")
     with pytest.raises(FileNotFoundError):
         read_ltsf_csv("/nonexistent/ETTh1.csv")
+
+
+def test_a_file_above_the_size_limit_is_refused_naming_the_limit_and_the_fix(tmp_path, monkeypatch):
+    path = write_csv(tmp_path / "huge.csv", 100)
+    monkeypatch.setattr(csvfile, "MAX_CSV_BYTES", path.stat().st_size - 1)
+    with pytest.raises(ValueError, match=rf"huge.csv is {path.stat().st_size:,} bytes, above the "
+                                         rf"{path.stat().st_size - 1:,} bytes .*keep the rows you need, e.g. head"):
+        read_ltsf_csv(path)
+
+
+def test_rows_are_read_block_by_block_in_bounded_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(csvfile, "_BLOCK_ROWS", 7)  # rows spread over many blocks and a partial last one
+    path = write_csv(tmp_path / "blocks.csv", 50)
+    raw = np.loadtxt(path, delimiter=",", skiprows=1, usecols=(1, 2, 3))
+    np.testing.assert_array_equal(read_ltsf_csv(path, target=None).values, raw)
+
+    monkeypatch.undo()
+    path = write_csv(tmp_path / "long.csv", 60_000)  # 3.6 MB; a list of its cells as strings took 7x that
+    tracemalloc.start()
+    try:
+        series = read_ltsf_csv(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    size = path.stat().st_size
+    assert series.values.shape == (60_000, 3) and peak < size, f"held {peak / size:.2f}x the file's size"

@@ -21,40 +21,40 @@ from .series import Series
 
 LTSF_HORIZONS = (96, 192, 336, 720)
 _DAY_SECONDS = 24 * 3600
+MAX_CSV_BYTES = 1 << 30  # 1 GiB: eight times traffic.csv, the largest LTSF file; the values alone take about as much
+_BLOCK_ROWS = 4096  # rows parsed into one block of floats before the next is started
 
 
 def read_ltsf_csv(path: str | Path, *, target: str | None = "OT") -> Series:
     """The CSV at ``path`` as a :class:`Series`; a clear ValueError for anything it cannot use.
 
-    target: the column moved last (None: keep the file's order). Rejected: a file without a ``date``
-    column or without ``target``, a row with too few or too many values, an empty, NaN or non-numeric
-    cell (the message names the line and the column), and a file with no channel or no data rows.
+    target: the column moved last (None: keep the file's order). Rejected: a file above MAX_CSV_BYTES, a
+    file without a ``date`` column or without ``target``, a row with too few or too many values, an empty,
+    NaN or non-numeric cell (the message names the line and the column), and a file with no channel or no
+    data rows. The rows are read one at a time into blocks of floats: memory is the values (8 bytes a
+    cell, about the file's size), not a string per cell.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no CSV file at {path}")
+    size = path.stat().st_size
+    if size > MAX_CSV_BYTES:
+        raise ValueError(f"{path.name} is {size:,} bytes, above the {MAX_CSV_BYTES:,} bytes an LTSF CSV is read up "
+                         f"to (the largest benchmark file, traffic.csv, is about 130 MB): keep the rows you need, "
+                         f"e.g. head -n 1000000 {path.name} > part.csv, and pass that file")
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte-order mark
             rows = csv.reader(f)
             header = [h.strip() for h in next(rows, [])]
-            body = list(rows)
+            columns = _check_header(path, header, target)
+            values, dates = _read_values(rows, path.name, header, columns)
     except UnicodeDecodeError as error:
         raise ValueError(f"{path.name} is not UTF-8 text (byte {error.start:,}): not a CSV file, or one in "
                          f"another encoding (convert it with iconv -t utf-8)") from None
     except csv.Error as error:  # a NUL byte, a cell over the csv module's field limit (binary or not a CSV)
         raise ValueError(f"{path.name}, line {rows.line_num}: not a readable CSV ({error}); an LTSF CSV is a "
                          f"date column, then one numeric column per channel") from None
-    columns = _check_header(path, header, target)
-    dates, values = [], np.empty((len(body), len(columns)))
-    for i, row in enumerate(body):
-        line = i + 2  # the header is line 1
-        if len(row) != len(header):
-            raise ValueError(f"{path.name}, line {line}: {len(row)} values, but the header names "
-                             f"{len(header)} columns {header}: a column is missing in this row")
-        dates.append(row[0])
-        for j, (name, col) in enumerate(columns):
-            values[i, j] = _number(row[col], path.name, line, name)
-    if len(body) == 0:
+    if len(values) == 0:
         raise ValueError(f"{path.name} has a header but no data rows")
     period, spacing = _period_from_dates(dates)
     stem = path.stem
@@ -62,8 +62,28 @@ def read_ltsf_csv(path: str | Path, *, target: str | None = "OT") -> Series:
     return Series(
         name=stem, values=values, channels=tuple(name for name, _ in columns), period=period,
         horizons=LTSF_HORIZONS, split=split,
-        description=f"{path} ({len(body):,} rows x {len(columns)} channels, {spacing}; {split} split)",
+        description=f"{path} ({len(values):,} rows x {len(columns)} channels, {spacing}; {split} split)",
     )
+
+
+def _read_values(rows, file: str, header: list[str], columns: list[tuple[str, int]]) -> tuple[np.ndarray, list[str]]:
+    """The channels' values ``[rows, channels]``, filled block by block, and the first two dates (all that
+    the naive period needs)."""
+    blocks, block, filled, dates = [], np.empty((_BLOCK_ROWS, len(columns))), 0, []
+    for line, row in enumerate(rows, start=2):  # the header is line 1
+        if len(row) != len(header):
+            raise ValueError(f"{file}, line {line}: {len(row)} values, but the header names "
+                             f"{len(header)} columns {header}: a column is missing in this row")
+        if len(dates) < 2:
+            dates.append(row[0])
+        for j, (name, col) in enumerate(columns):
+            block[filled, j] = _number(row[col], file, line, name)
+        filled += 1
+        if filled == _BLOCK_ROWS:
+            blocks.append(block)
+            block, filled = np.empty_like(block), 0
+    blocks.append(block[:filled])
+    return np.concatenate(blocks), dates
 
 
 def _check_header(path: Path, header: list[str], target: str | None) -> list[tuple[str, int]]:
