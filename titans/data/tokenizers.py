@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from ..jsonfile import read_json_object
 from .fetch import FetchError, fetch_pypi
 
 CONFIG_FILE = "tokenizer.json"
@@ -24,7 +25,6 @@ LLAMA2 = {"package": "mistral-common", "version": "1.13.1", "member": "mistral_c
           "sha256": "dadfd56d766715c61d2ef780a525ab43b8e6da4de6865bda3d95fdef5e134055"}
 
 _MAX_SENTENCEPIECE_BYTES = 1 << 28  # 256 MB: a SentencePiece model of even a million pieces is far below
-_MAX_CONFIG_BYTES = 1 << 20
 
 TOKENIZERS = ("bytes", "llama2", "nucleotides", "nucleotides-masked")
 """The names :func:`get_tokenizer` knows; it also takes a ``.model`` path or a saved tokenizer folder."""
@@ -239,7 +239,8 @@ def load_tokenizer(directory: str | os.PathLike) -> ByteTokenizer | SentencePiec
     config_path = directory / CONFIG_FILE
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path} not found: expected a folder written by a tokenizer's save()")
-    config = _read_json(config_path, "a tokenizer's save()")
+    config = read_json_object(config_path, "the tokenizer.json a tokenizer's save() writes",
+                              "save the tokenizer again or point at another folder")
     kind = config.get("kind")
     if kind == "bytes":
         tokenizer = ByteTokenizer()
@@ -294,17 +295,3 @@ def _as_ints(ids: Iterable[int]) -> list[int]:
 def _write_config(directory: Path, config: dict) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-
-
-def _read_json(path: Path, writer: str) -> dict:
-    """A small JSON object file, or a ValueError naming it and what should have written it."""
-    if path.stat().st_size > _MAX_CONFIG_BYTES:
-        raise ValueError(f"{path} is {path.stat().st_size:,} bytes: not {writer}'s small JSON file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise ValueError(f"{path} is not valid JSON ({error}): damaged, or not written by {writer}; save the "
-                         f"tokenizer again or point at another folder") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} holds a JSON {type(data).__name__}, not the object {writer} writes")
-    return data

@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ..config import TitansConfig
+from ..jsonfile import read_json_object
 from ..layers.attention import AttentionState
 from ..layers.memory_state import MemoryState
 from ..layers.state import TensorState
@@ -32,23 +33,10 @@ from .transformer import TransformerBlock
 
 BLOCKS = {"mac": MACBlock, "mag": MAGBlock, "mal": MALBlock, "lmm": LMMBlock,
           "transformer": TransformerBlock, "swa": SWABlock}
-_MAX_CONFIG_BYTES = 1 << 20
 
 
 class ModelFileError(ValueError):
     """A weights, configuration or state file that cannot be loaded; the message names it and the fix."""
-
-
-def _read_json_object(path: Path, fix: str) -> dict:
-    if path.stat().st_size > _MAX_CONFIG_BYTES:
-        raise ModelFileError(f"{path} is {path.stat().st_size:,} bytes: not a model configuration; {fix}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise ModelFileError(f"{path} is not valid JSON ({error}); {fix}") from None
-    if not isinstance(data, dict):
-        raise ModelFileError(f"{path} holds a JSON {type(data).__name__}, not a model configuration; {fix}")
-    return data
 
 
 def _safetensors_shapes(path: Path, fix: str) -> dict:
@@ -185,7 +173,7 @@ class TitansLM(nn.Module):
                 raise FileNotFoundError(f"{directory / name} is missing: not a directory written by save_pretrained")
         config_file, weights = directory / "config.json", directory / "model.safetensors"
         fix = "the folder is damaged or was not written by titans: save the model again or point at another one"
-        fields = _read_json_object(config_file, fix)
+        fields = read_json_object(config_file, "a model configuration", fix, ModelFileError)
         prefix = ""
         if fields.get("model_type") == "titans":
             # a Hugging Face folder: TitansConfig's fields beside transformers' own, the weights under the
