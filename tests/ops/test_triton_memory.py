@@ -18,8 +18,7 @@ import torch
 from memory_inputs import make_inputs
 from triton_cases import CASES, walk_nodes
 
-from titans.ops import chunk_memory_update
-from titans.ops.triton_walk import use_triton
+from titans.ops import chunk_memory_update, triton_walk
 
 needs_triton = pytest.mark.skipif(importlib.util.find_spec("triton") is None,
                                   reason="triton is not installed (pip install 'titans[gpu]')")
@@ -60,19 +59,24 @@ def test_auto_on_cpu_walks_in_torch():
 
 
 @needs_triton
-def test_auto_takes_triton_for_cuda_tensors_the_kernels_cover():
+@pytest.mark.parametrize("shared", [232448, 166912, 101376])  # H100 / H200, A100, consumer Ada (bytes)
+def test_auto_takes_triton_where_the_kernels_cover_and_fit(monkeypatch, shared):
+    monkeypatch.setattr(triton_walk, "_shared_memory", lambda device: shared)
+
     def w(*shape):
         return torch.empty(1, 1, *shape)
 
-    def auto(q, weights, chunk_size=64, weight_change=False):
-        return use_triton("auto", q, weights, chunk_size, weight_change=weight_change)
+    def auto(q, weights, chunk_size=16, weight_change=False):
+        return triton_walk.use_triton("auto", q, weights, chunk_size, weight_change=weight_change)
 
-    cuda = SimpleNamespace(is_cuda=True, dtype=torch.float32)  # what use_triton reads of q
-    assert auto(cuda, (w(64, 256), w(256, 64)))
-    assert auto(cuda, (w(48, 48),), chunk_size=16)
-    assert not auto(cuda, (w(128, 512), w(512, 128)))  # wider than one program is expected to hold
-    assert not auto(cuda, (w(64, 256), w(256, 64)), chunk_size=128)
+    cuda = SimpleNamespace(is_cuda=True, dtype=torch.float32, device=None)  # what use_triton reads of q
+    fits = shared >= 162816
+    assert auto(cuda, (w(32, 128), w(128, 32))) == fits
+    assert auto(cuda, (w(64, 64),)) == fits
+    assert auto(cuda, (w(24, 96), w(96, 24)), chunk_size=32) == (shared >= 212992)
+    assert not auto(cuda, (w(48, 192), w(192, 48)))  # wider than one program holds
+    assert not auto(cuda, (w(16, 64), w(64, 16)), chunk_size=64)
     assert not auto(cuda, (w(16, 32), w(32, 32), w(32, 16)))  # depth 3
     assert not auto(cuda, (w(16, 16),), weight_change=True)
-    assert not auto(SimpleNamespace(is_cuda=True, dtype=torch.float64), (w(16, 16),))
-    assert not auto(SimpleNamespace(is_cuda=False, dtype=torch.float32), (w(16, 16),))
+    assert not auto(SimpleNamespace(is_cuda=True, dtype=torch.float64, device=None), (w(16, 16),))
+    assert not auto(SimpleNamespace(is_cuda=False, dtype=torch.float32, device=None), (w(16, 16),))

@@ -36,8 +36,9 @@ measure that moves nothing by more than 2.3e-13), and the fp32 dots follow ``PRE
 
 Block sizes are powers of two of at least 16 (``tl.dot``'s minimum on GPUs); rows and columns past
 b, D or Dh load as zeros and stay zero (act(0) = 0), and are never stored. One program holds the
-whole chunk and the whole state of its row, so large widths (D = 128 with expansion 4) spill
-registers: tiling the hidden width is the next step for speed.
+whole chunk and the whole state of its row, so its shared memory and registers grow with D x Dh:
+``triton_walk`` sends "auto" calls only at sizes measured to fit (D = 32 with expansion 4 on an
+H100); tiling the hidden width is the next step, for wider memories and for speed.
 """
 
 from __future__ import annotations

@@ -26,18 +26,34 @@ def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "").strip().lower() in ("1", "true", "yes", "on", "y")
 
 
-# One program holds a chunk and its row's whole state; "auto" keeps to sizes expected to fit one
-# program's shared memory and registers on an H100-class GPU (a guess, not yet measured on one): a
-# state tile of at most 64 x 256 (D = 64 with expansion 4) and chunks of at most 64 tokens.
-_AUTO_MAX_TILE = 64 * 256
-_AUTO_MAX_CHUNK = 64
+# One program holds a chunk and its row's whole state, so "auto" keeps to sizes whose kernels fit one
+# program's shared memory: a state tile of at most 32 x 128 (64 x 64 at depth 1) and chunks of at
+# most 32, where the largest kernel (the depth-2 backward with resets) was measured compiled for sm_90
+# with triton 3.9 (tests/ops/test_triton_compile.py) to need these bytes, by chunk size; a device
+# with less (torch reports it) gets the torch walk.
+_AUTO_MAX_TILE = 32 * 128
+_AUTO_SHARED_BY_CHUNK = {16: 162816, 32: 212992}
+_AUTO_MAX_CHUNK = max(_AUTO_SHARED_BY_CHUNK)
+
+
+def _shared_memory(device: torch.device) -> int:
+    """The most shared memory one program may use on a CUDA device (0 where torch does not say)."""
+    return getattr(torch.cuda.get_device_properties(device), "shared_memory_per_block_optin", 0)
+
+
+def _auto_fits(q: torch.Tensor, weights, chunk_size: int) -> bool:
+    tile = _block(weights[0].shape[-2]) * _block(weights[0].shape[-1])
+    if tile > _AUTO_MAX_TILE or chunk_size > _AUTO_MAX_CHUNK:
+        return False
+    needed = min(n for c, n in _AUTO_SHARED_BY_CHUNK.items() if chunk_size <= c)
+    return _shared_memory(q.device) >= needed
 
 
 def use_triton(backend: str, q: torch.Tensor, weights, chunk_size: int, *, weight_change: bool) -> bool:
     """Whether a call of ``chunk_memory_update`` walks on the Triton kernels.
 
-    ``"torch"``: never. ``"auto"``: for CUDA tensors when triton is installed and the sizes are within
-    ``_AUTO_MAX_TILE`` and ``_AUTO_MAX_CHUNK``. ``"triton"``: always, and a ValueError when triton is
+    ``"torch"``: never. ``"auto"``: for CUDA tensors when triton is installed and the kernels fit the
+    device at these sizes (``_auto_fits``). ``"triton"``: always, and a ValueError when triton is
     missing, or for CPU tensors in a process not started with ``TRITON_INTERPRET=1`` (the
     interpreter runs the kernels on the CPU; it is for tests, not speed).
     The kernels cover depth 1 and 2, float32 / bfloat16 / float16 inputs, masks, document resets,
@@ -49,10 +65,8 @@ def use_triton(backend: str, q: torch.Tensor, weights, chunk_size: int, *, weigh
     if backend == "torch":
         return False
     installed = importlib.util.find_spec("triton") is not None
-    if backend == "auto":
-        tile = _block(weights[0].shape[-2]) * _block(weights[0].shape[-1])
-        if not (q.is_cuda and installed and tile <= _AUTO_MAX_TILE and chunk_size <= _AUTO_MAX_CHUNK):
-            return False
+    if backend == "auto" and not (q.is_cuda and installed and _auto_fits(q, weights, chunk_size)):
+        return False
     if not installed:
         raise ValueError("backend='triton' needs the triton package: pip install 'titans[gpu]'")
     if not q.is_cuda and not _interpreting():
@@ -145,8 +159,14 @@ def _kernel(direction: str, depth: int):
 
 
 def _meta(q, state, depth, activation, residual, resets) -> dict:
-    """The kernels' size arguments after D and their compile-time switches."""
-    meta = dict(BB=_block(q.shape[3]), BD=_block(q.shape[4]), RESIDUAL=residual, RESETS=resets, PREC=_precision(q))
+    """The kernels' size arguments after D, their compile-time switches and launch options.
+
+    num_stages=1: software pipelining of the chunk loop would keep several chunks' loads (in the
+    backward, several copies of the state) in shared memory; compiled for sm_90 it took the depth-2
+    backward at D = 32, Dh = 128 from 315 KB, past an H100's 227 KB, to 163 KB.
+    """
+    meta = dict(BB=_block(q.shape[3]), BD=_block(q.shape[4]), RESIDUAL=residual, RESETS=resets, PREC=_precision(q),
+                num_stages=1)
     if depth == 2:
         Dh = state[0].shape[-1]
         meta.update(Dh=Dh, BH=_block(Dh), GELU=activation == "gelu")
