@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the recall models in stages and export them in bfloat16 under checkpoints/:
 #   1. the copy (induction_probe.py: a 6-digit key in 128 random letters, 600 steps, a few minutes), in
-#      the recall models' shape (recall.toml), saved to runs/copy-VARIANT;
+#      the recall models' shape (recall.toml; MAC with 32-byte segments), saved to runs/copy-VARIANT;
 #   2. the passkey task (tasks:pk, samples of 128-512 bytes packed per row, 1,200 steps) from there;
 #   3. for the variants in LONG (default: lmm), 1,200 more passkey steps on samples of 512-2,048 bytes,
 #      one row of 2,048 per step, each sample asking the question four times (README, "The recall models").
@@ -29,8 +29,12 @@ stage() {
 }
 
 for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
+    # MAC's copy stage runs segments of 32 bytes, so that a key earlier in the row reaches the question
+    # through the memory (h), not through attention (README, "Why MAC did not retrieve")
+    span=()
+    [ "$variant" = mac ] && span=(--set segment=32 --set window=32)
     OMP_NUM_THREADS=1 python "$dir/induction_probe.py" --config "$dir/recall.toml" --variant "$variant" \
-        --length 128 --steps 600 --save "runs/copy-$variant"
+        --length 128 --steps 600 "${span[@]}" --save "runs/copy-$variant"
     stage "runs/copy-$variant" "runs/recall-$variant" --task-min-length 128
     final="runs/recall-$variant"
     if [[ " ${LONG-lmm} " == *" $variant "* ]]; then

@@ -165,9 +165,15 @@ def verify_checkpoint(checkpoint: Path) -> dict:
     return info
 
 
+# fields that shape no weight, only how far attention reaches: a curriculum may change them between
+# stages (MAC's copy stage runs short segments, so that the copy has to go through its memory)
+SPAN_FIELDS = frozenset({"window", "segment"})
+
+
 def load_initial_weights(model, path: Path) -> None:
     """Copy the weights at ``path`` into ``model`` (TrainConfig.init): a run folder, a checkpoint, or a
-    save_pretrained folder, whose model must be configured like ``model`` (bfloat16 exports are cast back)."""
+    save_pretrained folder, whose model must be configured like ``model`` but for ``SPAN_FIELDS``
+    (bfloat16 exports are cast back)."""
     path = Path(path)
     folder = path if (path / "model.safetensors").is_file() else find_checkpoint(path)
     try:
@@ -176,7 +182,8 @@ def load_initial_weights(model, path: Path) -> None:
         raise CheckpointError(f"cannot load the model in {folder}: {error}; point init at a folder written by "
                               f"titans train or save_pretrained") from None
     ours, theirs = model.config.to_dict(), saved.config.to_dict()
-    changed = [f"{k} = {v!r} (this run: {ours[k]!r})" for k, v in theirs.items() if ours[k] != v]
+    changed = [f"{k} = {v!r} (this run: {ours[k]!r})" for k, v in theirs.items()
+               if ours[k] != v and k not in SPAN_FIELDS]
     if changed:
         raise ValueError(f"init: {folder} holds another model ({'; '.join(changed)}); "
                          f"set this run's model fields to match it")

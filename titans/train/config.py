@@ -38,8 +38,8 @@ class TrainConfig:
     [task_min_length, context] bytes (0: one sample of context bytes per row; validation always is)."""
     init: str = ""
     """Start from these weights (a run folder, a checkpoint, or a save_pretrained folder) with a fresh optimiser
-    and schedule: fine-tuning, or a curriculum in stages. The model must be configured the same ("": a fresh
-    initialisation)."""
+    and schedule: fine-tuning, or a curriculum in stages. The model must be configured the same, but for the
+    attention window and MAC segment ("": a fresh initialisation)."""
     tokenizer: str = "bytes"
     """bytes (vocab 256), llama2 (the 32K SentencePiece of the paper's family), a SentencePiece .model path, or
     nucleotides / nucleotides-masked for DNA."""
