@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -22,8 +21,10 @@ BACKENDS = ("auto", "torch", "triton")
 
 
 def _interpreting() -> bool:
-    """Whether this process runs Triton kernels in its interpreter (as triton reads the variable)."""
-    return os.environ.get("TRITON_INTERPRET", "").strip().lower() in ("1", "true", "yes", "on", "y")
+    """Whether this process runs Triton kernels in its interpreter (TRITON_INTERPRET, read by triton)."""
+    import triton
+
+    return bool(triton.knobs.runtime.interpret)
 
 
 # One program holds a chunk and its row's whole state, so "auto" keeps to sizes whose kernels fit one
