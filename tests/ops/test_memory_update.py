@@ -113,14 +113,15 @@ def test_masked_extreme_gates_do_not_poison_gradients():
     assert all(torch.isfinite(g).all() for g in grads)
 
 
+@pytest.mark.parametrize("activation", ["gelu", "silu"])
 @pytest.mark.parametrize("depth", [1, 2])
-def test_resets_match_naive(depth):
+def test_resets_match_naive(depth, activation):
     inputs = make_inputs(T=41, depth=depth, seed=8)
     g = torch.Generator().manual_seed(1)
     reset = torch.rand(2, 41, generator=g) > 0.85
     mask = torch.rand(2, 41, generator=g) > 0.2
     reset_weights = tuple(w[:1, :].clone() for w in inputs["weights"])  # broadcast over the batch
-    kw = dict(chunk_size=8, mask=mask, reset=reset, reset_weights=reset_weights)
+    kw = dict(chunk_size=8, mask=mask, reset=reset, reset_weights=reset_weights, activation=activation)
     assert_match(run_with_grads(naive_memory_update, inputs, **kw),
                  run_with_grads(chunk_memory_update, inputs, **kw), depth=depth)
 

@@ -31,6 +31,11 @@ def act_grad(grad: torch.Tensor, z: torch.Tensor, activation: str) -> torch.Tens
     """``grad * act'(z)`` in one fused kernel (the activation's own backward)."""
     if activation == "gelu":
         return torch.ops.aten.gelu_backward(grad, z)
+    if torch.is_grad_enabled() and (grad.requires_grad or z.requires_grad):
+        # differentiated again (the reset weights' key pass runs under autograd): aten.silu_backward has no
+        # derivative of its own, so spell silu'(z) = s (1 + z (1 - s)) out
+        s = torch.sigmoid(z)
+        return grad * s * (1.0 + z * (1.0 - s))
     return torch.ops.aten.silu_backward(grad, z)
 
 
