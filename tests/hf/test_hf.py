@@ -1,6 +1,8 @@
 """titans.hf: the transformers model equals TitansLM (logits, greedy generation, padding, sampling),
 generate reads each token once, save/load through the Auto classes, the byte tokenizer, export."""
 
+import warnings
+
 import pytest
 import torch
 
@@ -60,15 +62,27 @@ def test_hf_model_equals_titans_lm(variant):
         assert out[0, 13:].tolist() == generate(model, [p], 12, GREEDY)[0]
         assert read == [13] + [1] * 11
 
-        # batched prompts of different lengths, left padding masked as titans.generate masks it
+        # batched prompts of different lengths, left-padded: each row computes and generates what its prompt
+        # does alone (a memory variant reads the rows one at a time, its padding dropped: chunks stay aligned)
         prompts = [prompt(3, 5), prompt(4, 14), prompt(5, 9)]
         ids, mask = left_pad(prompts)
+        logits = hf(ids, attention_mask=mask).logits
+        for row, p in zip(logits, prompts):
+            alone = model(torch.tensor([p]))[0][0]
+            if model.config.uses_memory:
+                assert torch.equal(row[-len(p):], alone) and not row[:-len(p)].any()
+            else:  # one batch, the padding masked: equal up to rounding
+                torch.testing.assert_close(row[-len(p):], alone, atol=1e-12, rtol=0)
+        read = count_tokens(hf)
         out = hf.generate(ids, attention_mask=mask, max_new_tokens=8, do_sample=False, pad_token_id=0)
-        assert out[:, ids.shape[1]:].tolist() == generate(model, prompts, 8, GREEDY)
+        assert out[:, ids.shape[1]:].tolist() == [generate(model, [p], 8, GREEDY)[0] for p in prompts]
+        rows = [5, 14, 9] if model.config.uses_memory else [14]
+        assert read == rows + [1] * len(rows) * 7  # each prompt read once, then each new token once
 
 
-def test_seeded_sampling_is_reproducible():
-    _, hf = make("mag", sharpen=False)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_seeded_sampling_is_reproducible(variant):
+    _, hf = make(variant, sharpen=False)
     ids = torch.tensor([prompt(6, 7)])
 
     def sample(seed):
@@ -119,10 +133,11 @@ def test_byte_tokenizer_has_the_ids_of_titans_byte_tokenizer():
     assert batch["attention_mask"].tolist() == [[0, 0, 1, 1], [1, 1, 1, 1]]
 
 
-def test_text_streamer_prints_the_generated_text(capsys):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_text_streamer_prints_the_generated_text(variant, capsys):
     from transformers import TextStreamer
 
-    model, hf = make("lmm")
+    model, hf = make(variant)
     tokenizer = TitansByteTokenizer()
     ids = tokenizer("hello", return_tensors="pt")["input_ids"]
     out = hf.generate(ids, max_new_tokens=6, do_sample=False, pad_token_id=0,
@@ -131,21 +146,29 @@ def test_text_streamer_prints_the_generated_text(capsys):
     assert printed.rstrip("\n") == tokenizer.decode(out[0, 5:]).rstrip("\n")
 
 
-def test_gradient_checkpointing_gives_the_same_gradients():
-    _, hf = make("mag", sharpen=False)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gradient_checkpointing_gives_the_same_gradients(variant):
+    _, hf = make(variant, sharpen=False)
     x = torch.tensor([prompt(9, 16)])
     hf.train()
-    grads = []
-    for checkpointing in (False, True):
-        if checkpointing:
-            # gradient_checkpointing_enable, renamed activation_checkpointing_enable in transformers 5.2x
-            enable = getattr(hf, "activation_checkpointing_enable", None) or hf.gradient_checkpointing_enable
-            enable()
-            assert hf.titans.gradient_checkpointing
+
+    def gradients():
         hf.zero_grad()
         hf(x, labels=x, use_cache=False).loss.backward()
-        grads.append([p.grad.clone() for p in hf.parameters()])
-    assert all(torch.allclose(a, b, rtol=1e-10, atol=1e-12) for a, b in zip(*grads))
+        return [p.grad.clone() for p in hf.parameters()]
+
+    plain = gradients()
+    # gradient_checkpointing_enable, and its new name in transformers 5.2x (the old one then warns)
+    for name in ("gradient_checkpointing_enable", "activation_checkpointing_enable"):
+        if not hasattr(hf, name):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            getattr(hf, name)()
+            assert hf.titans.gradient_checkpointing
+            assert all(torch.allclose(a, b, rtol=1e-10, atol=1e-12) for a, b in zip(plain, gradients()))
+            hf.gradient_checkpointing_disable()
+        assert not hf.titans.gradient_checkpointing
 
 
 def test_untested_transformers_versions_are_refused():

@@ -96,7 +96,9 @@ class TitansForCausalLM(TitansPreTrainedModel, GenerationMixin):
     ):
         """``input_ids`` ``[B, T]``: the tokens not yet read by ``cache``; ``attention_mask`` ``[B, >= T]``
         (0 for padding; its last T columns belong to ``input_ids``); ``labels`` as ``input_ids`` (shifted
-        inside, -100 ignored)."""
+        inside, -100 ignored). A padded batch of a memory variant is read row by row without its padding,
+        so each row's logits (zeros at the padding) and generation are those of the row alone; attention-only
+        models read it in one batch, the padding masked (equal to the row alone up to rounding)."""
         if inputs_embeds is not None:
             raise ValueError("TitansForCausalLM reads token ids only (inputs_embeds is not supported)")
         if input_ids is None:
@@ -115,14 +117,20 @@ class TitansForCausalLM(TitansPreTrainedModel, GenerationMixin):
             if bool(mask.all()):
                 mask = None  # as titans.generate: an all-true mask is no mask
         state = cache.state if cache is not None else None
-        if output_hidden_states:
-            hidden, new_state = self.model.features(input_ids, state, mask=mask)
-            logits = hidden @ self.model.embed.weight.mT if self.model.head is None else self.model.head(hidden)
+        rows = cache.rows if cache is not None else None
+        if rows is None and state is None and mask is not None and self.model.config.uses_memory:
+            # a padded batch, fresh: the memory's chunks (and MAC's segments) are aligned to positions, which
+            # padding would shift, so each row is read alone, without its padding: exactly as if unpadded
+            rows = [None] * input_ids.shape[0]
+        if rows is not None:
+            logits, hidden, rows = self._read_rows(input_ids, rows, mask, output_hidden_states)
+            new_state = None
         else:
-            hidden = None
-            logits, new_state = self.model(input_ids, state, mask=mask)
+            logits, hidden, new_state = self._read(input_ids, state, mask, output_hidden_states)
         if cache is not None:
-            cache.state = new_state
+            cache.state, cache.rows = new_state, rows
+            if rows is not None:
+                cache.row_columns += input_ids.shape[1]
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
@@ -133,6 +141,38 @@ class TitansForCausalLM(TitansPreTrainedModel, GenerationMixin):
         if return_dict is False:
             return output.to_tuple()
         return output
+
+    def _read(self, input_ids, state, mask, output_hidden_states):
+        """TitansLM reads ``input_ids`` after ``state``: logits, the hidden states (or None), the new state."""
+        if not output_hidden_states:
+            logits, new_state = self.model(input_ids, state, mask=mask)
+            return logits, None, new_state
+        hidden, new_state = self.model.features(input_ids, state, mask=mask)
+        logits = hidden @ self.model.embed.weight.mT if self.model.head is None else self.model.head(hidden)
+        return logits, hidden, new_state
+
+    def _read_rows(self, input_ids, rows, mask, output_hidden_states):
+        """Each row read alone after its own state, its masked columns dropped; the outputs are put back at
+        the columns read (zeros at the padding). Returns logits, hidden states (or None), the rows' states."""
+        keep = torch.ones_like(input_ids, dtype=torch.bool) if mask is None else mask
+        logits = hidden = None
+        new_rows = []
+        for b, state in enumerate(rows):
+            ids = input_ids[b, keep[b]][None]
+            if ids.shape[1] == 0:  # nothing of this row in these columns: its state unchanged
+                new_rows.append(state)
+                continue
+            row_logits, row_hidden, state = self._read(ids, state, None, output_hidden_states)
+            new_rows.append(state)
+            if logits is None:
+                logits = row_logits.new_zeros(*input_ids.shape, row_logits.shape[-1])
+                hidden = None if row_hidden is None else row_hidden.new_zeros(*input_ids.shape, row_hidden.shape[-1])
+            logits[b, keep[b]] = row_logits[0]
+            if hidden is not None:
+                hidden[b, keep[b]] = row_hidden[0]
+        if logits is None:
+            raise ValueError("attention_mask masks every token: there is nothing to read")
+        return logits, hidden, new_rows
 
     def prepare_inputs_for_generation(
         self,
