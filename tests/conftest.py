@@ -1,5 +1,7 @@
 """Fixtures shared by the test folders."""
 
+import random
+
 import pytest
 import torch
 
@@ -27,3 +29,22 @@ def tiny_config():
         return TrainConfig(**settings)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def sp_model(tmp_path_factory):
+    """A 120-piece SentencePiece model trained in well under a second on generated sentences."""
+    import sentencepiece
+
+    folder = tmp_path_factory.mktemp("sp")
+    rng = random.Random(0)
+    syllables = ["me", "mo", "ry", "sur", "prise", "at", "ten", "tion", "to", "ken", "gra", "di", "ent", "long",
+                 "con", "text", "neu", "ral", "ti", "tans", "for", "get", "ting", "gate", "past", "sur"]
+    words = ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(400)]
+    words += ["long", "context", "memory", "surprise", "gradient"]
+    lines = [" ".join(rng.choice(words) for _ in range(12)) + "." for _ in range(2000)]
+    (folder / "corpus.txt").write_text("\n".join(lines))
+    sentencepiece.SentencePieceTrainer.train(
+        input=str(folder / "corpus.txt"), model_prefix=str(folder / "tiny"), vocab_size=120,
+        character_coverage=1.0, normalization_rule_name="identity", byte_fallback=False, minloglevel=2)
+    return folder / "tiny.model"

@@ -2,7 +2,6 @@
 
 import json
 import pickle
-import random
 import tracemalloc
 
 import pytest
@@ -35,25 +34,6 @@ def test_bytes_save_load(tmp_path):
     assert json.loads((tmp_path / "tok" / "tokenizer.json").read_text())["kind"] == "bytes"
     assert isinstance(load_tokenizer(tmp_path / "tok"), ByteTokenizer)
     assert token_byte_lengths(ByteTokenizer()).tolist() == [1] * 256
-
-
-@pytest.fixture(scope="module")
-def sp_model(tmp_path_factory):
-    """A 120-piece SentencePiece model trained in well under a second on generated sentences."""
-    import sentencepiece
-
-    folder = tmp_path_factory.mktemp("sp")
-    rng = random.Random(0)
-    syllables = ["me", "mo", "ry", "sur", "prise", "at", "ten", "tion", "to", "ken", "gra", "di", "ent", "long",
-                 "con", "text", "neu", "ral", "ti", "tans", "for", "get", "ting", "gate", "past", "sur"]
-    words = ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 4))) for _ in range(400)]
-    words += ["long", "context", "memory", "surprise", "gradient"]
-    lines = [" ".join(rng.choice(words) for _ in range(12)) + "." for _ in range(2000)]
-    (folder / "corpus.txt").write_text("\n".join(lines))
-    sentencepiece.SentencePieceTrainer.train(
-        input=str(folder / "corpus.txt"), model_prefix=str(folder / "tiny"), vocab_size=120,
-        character_coverage=1.0, normalization_rule_name="identity", byte_fallback=False, minloglevel=2)
-    return folder / "tiny.model"
 
 
 def test_sentencepiece_round_trip(sp_model):

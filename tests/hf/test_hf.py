@@ -202,3 +202,34 @@ def test_export_format_hf(tmp_path, capsys):
     with torch.no_grad():
         assert torch.equal(loaded(x).logits, model(x)[0])
     assert AutoTokenizer.from_pretrained(tmp_path / "hf").encode("é") == [195, 169]
+
+
+SP_TEXT = " long  context memory,\nsurprise. gradient tans é✓ </s> <unk>"
+"""Spaces (leading, doubled), a newline, characters the model lacks, and special pieces written as text."""
+
+
+def test_export_format_hf_with_a_sentencepiece_tokenizer(sp_export):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from titans.hf import TitansSentencePieceTokenizer
+
+    model, reference, folder = sp_export
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert isinstance(tokenizer, TitansSentencePieceTokenizer) and len(tokenizer) == reference.vocab_size == 120
+    ids = tokenizer(SP_TEXT)["input_ids"]
+    assert ids == reference.encode(SP_TEXT)
+    assert tokenizer.decode(ids) == reference.decode(ids)
+    text = "long context memory surprise."
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+    batch = tokenizer(["memory", "long context memory"], padding=True, return_tensors="pt")
+    pad = reference.encode("memory")
+    assert batch["input_ids"][0, -len(pad):].tolist() == pad and batch["attention_mask"][0, 0] == 0
+
+    # generate through it: the ids of titans.generate, decoded as titans decodes them
+    loaded = AutoModelForCausalLM.from_pretrained(folder)
+    out = loaded.generate(**tokenizer(text, return_tensors="pt"), max_new_tokens=6, do_sample=False,
+                          pad_token_id=tokenizer.pad_token_id)
+    expected = generate(model, [reference.encode(text)], 6, GREEDY)[0]
+    assert out[0, len(reference.encode(text)):].tolist() == expected
+    assert tokenizer.decode(out[0]) == reference.decode(reference.encode(text) + expected)
+    assert (folder / "tokenizer" / "tokenizer.model").is_file()  # titans' own loaders read it too

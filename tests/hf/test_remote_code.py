@@ -88,3 +88,26 @@ def test_titans_lm_from_pretrained_reads_a_hugging_face_folder(exported):
     x = torch.tensor([list(b"read back")])
     with torch.no_grad():
         assert torch.equal(loaded(x)[0], model(x)[0])
+
+
+_LOAD_TOKENIZER = """
+import json
+import sys
+assert 'titans' not in sys.modules
+from transformers import AutoTokenizer
+tokenizer = AutoTokenizer.from_pretrained(sys.argv[1], trust_remote_code=True)
+ids = tokenizer(sys.argv[2])["input_ids"]
+print(json.dumps({"class": type(tokenizer).__name__, "ids": ids, "text": tokenizer.decode(ids)}))
+"""
+
+
+def test_a_sentencepiece_tokenizer_loads_with_trust_remote_code(sp_export, tmp_path):
+    _, reference, folder = sp_export
+    tokenizer_map = json.loads((folder / "tokenizer_config.json").read_text())["auto_map"]
+    assert tokenizer_map == {"AutoTokenizer": ["tokenization_titans.TitansSentencePieceTokenizer", None]}
+    text = " long context memory surprise. é"
+    done = _clean_python(_LOAD_TOKENIZER, folder, text, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"class": "TitansSentencePieceTokenizer", "ids": reference.encode(text),
+                      "text": reference.decode(reference.encode(text))}

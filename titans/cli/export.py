@@ -8,6 +8,7 @@ import argparse
 
 import torch
 
+from ..data.tokenizers import SentencePieceTokenizer
 from .loading import load_trained
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -22,8 +23,8 @@ def add_parser(verbs) -> None:
                    help="precision of the stored weights (default: float32; bfloat16 halves the file)")
     p.add_argument("--format", choices=["titans", "hf"], default="titans",
                    help="titans (default): TitansLM.save_pretrained; hf: a Hugging Face transformers folder "
-                        "(config.json with model_type titans, model.safetensors, and a tokenizer for byte "
-                        "models; needs the hf extra)")
+                        "(config.json with model_type titans, model.safetensors, and an AutoTokenizer for byte "
+                        "and SentencePiece models; needs the hf extra)")
     p.set_defaults(run=run)
 
 
@@ -40,13 +41,17 @@ def run(args: argparse.Namespace) -> None:
 
 def _export_hf(model, tokenizer, args: argparse.Namespace) -> None:
     try:
-        from ..hf import TitansByteTokenizer, from_titans
+        from ..hf import TitansByteTokenizer, TitansSentencePieceTokenizer, from_titans
     except ImportError as error:
         raise SystemExit(f"titans export --format hf: {error}") from None
     hf = from_titans(model).to(_DTYPES[args.dtype])
     hf.save_pretrained(args.out)
     if tokenizer.name == "bytes":
         TitansByteTokenizer().save_pretrained(args.out)
-    else:  # not yet an AutoTokenizer: the titans tokenizer travels along (titans.data.load_tokenizer reads it)
+    else:
+        if isinstance(tokenizer, SentencePieceTokenizer):
+            TitansSentencePieceTokenizer.from_titans(tokenizer).save_pretrained(args.out)
+        # the titans tokenizer travels along too: titans' own loaders read tokenizer/ (and nucleotides have no
+        # transformers tokenizer)
         tokenizer.save(f"{args.out}/tokenizer")
     print(f"wrote {args.out} (Hugging Face format, {model.num_parameters():,} parameters, {args.dtype})")

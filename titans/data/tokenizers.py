@@ -116,6 +116,22 @@ class SentencePieceTokenizer:
             raise ValueError(f"{self.name} tokenizer ids must be in [0, {self.vocab_size}), got {bad[:5]}")
         return self._sp.decode(values)
 
+    def id_to_piece(self, i: int) -> str:
+        return self._sp.id_to_piece(int(i))
+
+    def piece_to_id(self, piece: str) -> int:
+        """The piece's id (the unknown piece's id for a string that is not a piece)."""
+        return int(self._sp.piece_to_id(piece))
+
+    def special_pieces(self) -> dict[str, str]:
+        """The model's ``unk``, ``bos``, ``eos`` and ``pad`` pieces, those it has."""
+        ids = {"unk": self._sp.unk_id(), "bos": self._sp.bos_id(), "eos": self._sp.eos_id(), "pad": self._sp.pad_id()}
+        return {role: self._sp.id_to_piece(i) for role, i in ids.items() if 0 <= i < self.vocab_size}
+
+    def model_proto(self) -> bytes:
+        """The SentencePiece model, as its ``.model`` file holds it."""
+        return self._sp.serialized_model_proto()
+
     def byte_lengths(self) -> list[int]:
         """UTF-8 bytes each piece stands for: ``▁`` is a space, a byte-fallback piece one byte, control
         and unknown pieces (``<s>``, ``</s>``, ``<unk>``) none."""
@@ -132,13 +148,13 @@ class SentencePieceTokenizer:
     def save(self, directory: str | os.PathLike) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / SENTENCEPIECE_FILE).write_bytes(self._sp.serialized_model_proto())
+        (directory / SENTENCEPIECE_FILE).write_bytes(self.model_proto())
         _write_config(directory, {"kind": "sentencepiece", "name": self.name, "vocab_size": self.vocab_size,
                                   "model_file": SENTENCEPIECE_FILE})
 
     # The SWIG processor does not pickle; the model bytes do (DataLoader workers, multiprocessing).
     def __getstate__(self) -> dict:
-        return {"model_file": self.model_file, "name": self.name, "proto": self._sp.serialized_model_proto()}
+        return {"model_file": self.model_file, "name": self.name, "proto": self.model_proto()}
 
     def __setstate__(self, state: dict) -> None:
         self.model_file, self.name = state["model_file"], state["name"]
