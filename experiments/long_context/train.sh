@@ -3,7 +3,7 @@
 #   1. the copy (induction_probe.py: a 6-digit key in 128 random letters, 600 steps, a few minutes), in
 #      the recall models' shape (recall.toml; MAC with 32-byte segments), saved to runs/copy-VARIANT;
 #   2. the passkey task (tasks:pk, samples of 128-512 bytes packed per row, 1,200 steps) from there;
-#   3. for the variants in LONG (default: lmm), 1,200 more passkey steps on samples of 512-2,048 bytes,
+#   3. for the variants in LONG (default: lmm mac), 1,200 more passkey steps (MAC: 900) on samples of 512-2,048 bytes,
 #      one row of 2,048 per step, each sample asking the question four times (README, "The recall models").
 #   4. for the variants in MIX (default: lmm), two more stages on the S-NIAH mixture at 2K from stage 3,
 #      PK + N, then PK + N + W, 1,200 steps each at lr 3e-4 (1e-3 diverged on prose), exported as VARIANT-mix.
@@ -35,11 +35,14 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
     [ "$variant" = mac ] && span=(--set segment=32 --set window=32)
     OMP_NUM_THREADS=1 python "$dir/induction_probe.py" --config "$dir/recall.toml" --variant "$variant" \
         --length 128 --steps 600 "${span[@]}" --save "runs/copy-$variant"
-    stage "runs/copy-$variant" "runs/recall-$variant" --task-min-length 128
+    # MAC's committed model ran shorter passkey stages (600 and 900 steps; README, "Why MAC did not retrieve")
+    passkey=() long_steps=1200
+    [ "$variant" = mac ] && passkey=(--steps 600 --warmup 30) && long_steps=900
+    stage "runs/copy-$variant" "runs/recall-$variant" --task-min-length 128 "${passkey[@]}"
     final="runs/recall-$variant"
-    if [[ " ${LONG-lmm} " == *" $variant "* ]]; then
+    if [[ " ${LONG-lmm mac} " == *" $variant "* ]]; then
         stage "$final" "runs/recall2k-$variant" --context 2048 --task-min-length 512 --task-questions 4 \
-            --steps 1200 --lr 1e-3
+            --steps "$long_steps" --lr 1e-3
         final="runs/recall2k-$variant"
     fi
     titans export "$final" "$dir/checkpoints/$variant" --dtype bfloat16
