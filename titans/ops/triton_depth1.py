@@ -12,7 +12,26 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .triton_step import _chunk_inputs, _chunk_resets, _last, _load, _mm, _rowdot, _store, _total
+from .triton_step import (_chunk_inputs, _chunk_resets, _last, _load, _mm, _rowdot, _store, _store_token_grads,
+                          _total)
+
+
+@triton.jit
+def _key_pass(K, V, W, R, after, rd, tok, tb, td, b, D, PREC: tl.constexpr, RESIDUAL: tl.constexpr,
+              RESETS: tl.constexpr):
+    """d = 2 (M_W(K) - V) at the chunk's entering weights; after a document start in the chunk, the reset
+    keys' delta ``rd`` instead. Also the chunk's reset share, flags and end share (zeros without resets)."""
+    out = _mm(K, W, PREC)
+    if RESIDUAL:
+        out += K
+    d = 2.0 * (out - V)
+    Rv = tl.zeros_like(tb).to(tl.float32)
+    aft = tb < 0
+    r_end = 0.0
+    if RESETS:
+        Rv, aft, r_end = _chunk_resets(R, after, tok, tb, b)
+        d = tl.where(aft[:, None], _load(rd + tok * D, tb, td, b, D), d)
+    return d, Rv, aft, r_end
 
 
 @triton.jit
@@ -33,13 +52,7 @@ def _forward_depth1(q, k, v, qk, A, Bm, C, s, e, R, after, W_in, S_in, W0_in, rd
             _store(S_all + (row * N + n) * D * D, S, td, td, D, D)
         tok, Q, K, V, QK, Cm, Av, Bv, sv, c_end, a_end, bm_end, e_n = _chunk_inputs(
             q, k, v, qk, A, Bm, C, s, e, row, n, N, b, D, tb, td)
-        out = _mm(K, W, PREC)
-        if RESIDUAL:
-            out += K
-        d = 2.0 * (out - V)
-        if RESETS:
-            Rv, aft, r_end = _chunk_resets(R, after, tok, tb, b)
-            d = tl.where(aft[:, None], _load(rd + tok * D, tb, td, b, D), d)
+        d, Rv, aft, r_end = _key_pass(K, V, W, R, after, rd, tok, tb, td, b, D, PREC, RESIDUAL, RESETS)
         tl.store(loss + tok + tb, 0.25 * tl.sum(d * d, axis=1), mask=tb < b)
         Y = Av[:, None] * _mm(Q, W, PREC) + Bv[:, None] * _mm(Q, S, PREC) - _mm(QK, d, PREC)
         if RESIDUAL:
@@ -75,13 +88,7 @@ def _backward_depth1(q, k, v, qk, A, Bm, C, s, e, R, after, W_all, S_all, W0_in,
         tok, Q, K, V, QK, Cm, Av, Bv, sv, c_end, a_end, bm_end, e_n = _chunk_inputs(
             q, k, v, qk, A, Bm, C, s, e, row, n, N, b, D, tb, td)
         dY = _load(dy + tok * D, tb, td, b, D)
-        out = _mm(K, W, PREC)
-        if RESIDUAL:
-            out += K
-        d = 2.0 * (out - V)
-        if RESETS:
-            Rv, aft, r_end = _chunk_resets(R, after, tok, tb, b)
-            d = tl.where(aft[:, None], _load(rd + tok * D, tb, td, b, D), d)
+        d, Rv, aft, r_end = _key_pass(K, V, W, R, after, rd, tok, tb, td, b, D, PREC, RESIDUAL, RESETS)
 
         # chunk end: W' = a W + bm S - K^T (c * d) [+ r W0],  S' = e S - K^T (s * d)
         dW = a_end * gW
@@ -122,11 +129,7 @@ def _backward_depth1(q, k, v, qk, A, Bm, C, s, e, R, after, W_all, S_all, W0_in,
         if RESIDUAL:
             dK += dout
 
-        _store(dq + tok * D, dQ, tb, td, b, D)
-        _store(dk + tok * D, dK, tb, td, b, D)
-        _store(dv + tok * D, -dout, tb, td, b, D)
-        tl.store(dA + tok + tb, dAv, mask=tb < b)
-        tl.store(dBm + tok + tb, dBv, mask=tb < b)
+        _store_token_grads(dq, dk, dv, dA, dBm, tok, dQ, dK, dout, dAv, dBv, tb, td, b, D)
         _store(dC + tok * b, _last(tb[:, None], b, dC_end[None, :]), tb, tb, b, b)
         gW, gS = dW, dS
     _store(dW_out + row * D * D, gW, td, td, D, D)

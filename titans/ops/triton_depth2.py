@@ -13,7 +13,7 @@ import triton
 import triton.language as tl
 
 from .triton_step import (_act, _act_d1, _act_d2, _chunk_inputs, _chunk_resets, _last, _load, _mm, _rowdot, _store,
-                          _total)
+                          _store_token_grads, _total)
 
 
 @triton.jit
@@ -207,11 +207,7 @@ def _backward_depth2(q, k, v, qk, A, Bm, C, s, e, R, after, W1_all, W2_all, S1_a
         if RESIDUAL:
             dK += dout
 
-        _store(dq + tok * D, dQ, tb, td, b, D)
-        _store(dk + tok * D, dK, tb, td, b, D)
-        _store(dv + tok * D, -dout, tb, td, b, D)
-        tl.store(dA + tok + tb, dAv, mask=tb < b)
-        tl.store(dBm + tok + tb, dBv, mask=tb < b)
+        _store_token_grads(dq, dk, dv, dA, dBm, tok, dQ, dK, dout, dAv, dBv, tb, td, b, D)
         _store(dC + tok * b, dCm, tb, tb, b, b)
         gW1, gW2, gS1, gS2 = dW1, dW2, dS1, dS2
     _store(dW1_out + row * size, gW1, td, th, D, Dh)

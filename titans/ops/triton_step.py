@@ -139,3 +139,13 @@ def _chunk_resets(R, after, tok, tb, b):
 def _last(idx, b, value):
     """``value`` at position b - 1 of a chunk-length vector (or row of a matrix), zero elsewhere."""
     return tl.where(idx == b - 1, value, 0.0)
+
+
+@triton.jit
+def _store_token_grads(dq, dk, dv, dA, dBm, tok, dQ, dK, dout, dAv, dBv, tb, td, b, D):
+    """The chunk's per-token input gradients (q, k, v = -dout, A, Bm), shared by both depths."""
+    _store(dq + tok * D, dQ, tb, td, b, D)
+    _store(dk + tok * D, dK, tb, td, b, D)
+    _store(dv + tok * D, -dout, tb, td, b, D)
+    tl.store(dA + tok + tb, dAv, mask=tb < b)
+    tl.store(dBm + tok + tb, dBv, mask=tb < b)
