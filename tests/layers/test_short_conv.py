@@ -97,3 +97,20 @@ def test_split_at_or_well_after_a_reset_equals_one_call(split):
     a, tail = conv(x[:, :split], reset=reset[:, :split])
     b, _ = conv(x[:, split:], tail, reset[:, split:])
     torch.testing.assert_close(torch.cat([a, b], 1), full, atol=1e-12, rtol=0)
+
+
+def test_concatenated_channels_equal_separate_convs():
+    """NeuralMemory runs its q, k, v convs as one causal_conv over concatenated channels: the same
+    outputs and tails as three modules, with carried tails and a document start."""
+    from titans.layers.short_conv import causal_conv
+
+    convs = [make_conv(channels=3, seed=s) for s in range(3)]
+    x = torch.randn(2, 9, 9, dtype=torch.float64)
+    tails = [torch.randn(2, 3, 3, dtype=torch.float64) for _ in range(3)]
+    reset = torch.zeros(2, 9, dtype=torch.bool)
+    reset[1, 4] = True
+    out, tail = causal_conv(x, torch.cat([c.weight for c in convs]), torch.cat(tails, -1), reset)
+    for i, (conv, part, t) in enumerate(zip(convs, x.chunk(3, -1), tails)):
+        want_out, want_tail = conv(part, t, reset)
+        torch.testing.assert_close(out[..., 3 * i : 3 * i + 3], want_out, rtol=0, atol=0)
+        torch.testing.assert_close(tail[..., 3 * i : 3 * i + 3], want_tail, rtol=0, atol=0)

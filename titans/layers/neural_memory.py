@@ -18,7 +18,7 @@ from ..ops.token_step import token_step
 from .checks import check_sequence
 from .memory_state import MemoryState
 from .precision import autocast_off
-from .short_conv import ShortConv
+from .short_conv import ShortConv, causal_conv
 from .write_record import WriteRecorder
 
 
@@ -143,7 +143,7 @@ class NeuralMemory(nn.Module):
         self.out_norm_weight = nn.Parameter(torch.ones(heads, dim_head))
         self.to_out_gate = nn.Linear(dim, inner, bias=False)
         self.to_out = nn.Linear(inner, dim, bias=False)
-        self.last_stats: dict[str, torch.Tensor] = {}
+        self._stats_inputs: tuple[torch.Tensor, ...] | None = None  # see last_stats
         self.recorder: WriteRecorder | None = None
         """Set by ``write_record.recording``: per-token surprise, gates and weight change of every call."""
 
@@ -198,15 +198,14 @@ class NeuralMemory(nn.Module):
         if mask is not None:
             # padding must not reach the memory, also not through the conv window of later tokens
             qkv = qkv * mask.unsqueeze(-1).to(qkv.dtype)
-        outs, tails = [], []
-        for part, conv, tail in zip(qkv.chunk(3, dim=-1), self.convs, state.conv_tails):
-            out, new_tail = conv(part, tail, reset)
-            outs.append(F.silu(out).view(B, T, H, D).transpose(1, 2))
-            tails.append(new_tail)
-        q, k, v = outs
+        # the three convolutions as one over the concatenated channels (they are depthwise)
+        out, tail = causal_conv(qkv, torch.cat([conv.weight for conv in self.convs]),
+                                torch.cat(state.conv_tails, dim=-1), reset)
+        q, k, v = (part.view(B, T, H, D).transpose(1, 2) for part in F.silu(out).chunk(3, dim=-1))
+        tails = tuple(t.contiguous() for t in tail.chunk(3, dim=-1))  # own storage each (safetensors)
         if self.normalize_values:
             v = F.normalize(v, dim=-1)
-        return F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, tuple(tails)
+        return F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, tails
 
     def _gates(self, x):
         """theta, log(eta), log(1 - alpha), each ``[B, H, T]``; logsigmoid keeps the logs finite. In the
@@ -402,13 +401,22 @@ class NeuralMemory(nn.Module):
         self.recorder.add(inner_loss=inner_loss, theta=theta, eta=log_eta.exp(), alpha=-torch.expm1(log_keep),
                           weight_change=weight_change)
 
-    @torch.no_grad()
     def _record_stats(self, theta, log_eta, log_keep, inner_loss, mask):
-        """Means over real tokens of the gates and of the inner loss (the surprise), for logging."""
+        """Keeps this call's gates, inner loss and mask (detached) for ``last_stats``, which averages them
+        only when read: a decoded token would otherwise spend a tenth of the memory's time on logging."""
+        self._stats_inputs = tuple(t.detach() for t in (theta, log_eta, log_keep, inner_loss, mask))
+
+    @property
+    @torch.no_grad()
+    def last_stats(self) -> dict[str, torch.Tensor]:
+        """Means over the last call's real tokens of the gates and of the inner loss (the surprise)."""
+        if self._stats_inputs is None:
+            return {}
+        theta, log_eta, log_keep, inner_loss, mask = self._stats_inputs
         w = mask[:, None, :].to(theta.dtype).expand_as(theta)
         n = w.sum().clamp_min(1.0)
         mean = lambda t: (t.float() * w).sum() / n  # noqa: E731
-        self.last_stats = {
+        return {
             "theta": mean(theta), "eta": mean(log_eta.exp()), "alpha": mean(-torch.expm1(log_keep)),
             "inner_loss": mean(inner_loss),
         }

@@ -28,27 +28,36 @@ class ShortConv(nn.Module):
         self, x: torch.Tensor, tail: torch.Tensor | None = None, reset: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """x: ``[B, T, C]``; tail: ``[B, K-1, C]`` or None; reset: ``[B, T]`` bool or None.
-
         Returns the output ``[B, T, C]`` and the new tail ``[B, K-1, C]``.
         """
-        B, T, C = x.shape
-        K = self.kernel_size
-        if tail is None:
-            tail = x.new_zeros(B, K - 1, C)
-        ext = torch.cat([tail.to(x.dtype), x], dim=1)  # [B, K-1+T, C]
+        return causal_conv(x, self.weight, tail, reset)
+
+
+def causal_conv(
+    x: torch.Tensor, weight: torch.Tensor, tail: torch.Tensor | None = None, reset: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ShortConv``'s computation with the weight ``[C, K]`` passed in: channels are independent, so
+    several convolutions run as one over their concatenated channels (the memory's q, k and v: one
+    pass instead of three, which is most of a decoded token's conv cost)."""
+    B, T, C = x.shape
+    K = weight.shape[1]
+    if tail is None:
+        tail = x.new_zeros(B, K - 1, C)
+    ext = torch.cat([tail.to(x.dtype), x], dim=1)  # [B, K-1+T, C]
+    weight = weight.to(x.dtype)
+    if reset is not None:
+        # document index of every extended position; the tail belongs to the document in progress
+        doc = torch.cat([reset.new_zeros(B, K - 1), reset], dim=1).to(torch.int32).cumsum(1)
+    out = x * weight[:, 0]
+    for i in range(1, K):
+        past = ext[:, K - 1 - i : K - 1 - i + T]  # x_{t-i}
         if reset is not None:
-            # document index of every extended position; the tail belongs to the document in progress
-            doc = torch.cat([reset.new_zeros(B, K - 1), reset], dim=1).to(torch.int32).cumsum(1)
-        out = x * self.weight[:, 0].to(x.dtype)
-        for i in range(1, K):
-            past = ext[:, K - 1 - i : K - 1 - i + T]  # x_{t-i}
-            if reset is not None:
-                same_doc = doc[:, K - 1 - i : K - 1 - i + T] == doc[:, K - 1 :]
-                past = past * same_doc.unsqueeze(-1).to(x.dtype)
-            out = out + past * self.weight[:, i].to(x.dtype)
-        tail = ext[:, ext.shape[1] - (K - 1) :]
-        if reset is not None:
-            # every later token belongs to the last document (or a newer one): the tail keeps only that
-            # document's inputs, so the next call needs no document index to cut the window
-            tail = tail * (doc[:, doc.shape[1] - (K - 1) :] == doc[:, -1:]).unsqueeze(-1).to(x.dtype)
-        return out, tail.clone()  # a copy: the caller's state must not keep all of ext alive
+            same_doc = doc[:, K - 1 - i : K - 1 - i + T] == doc[:, K - 1 :]
+            past = past * same_doc.unsqueeze(-1).to(x.dtype)
+        out = out.addcmul(past, weight[:, i])
+    tail = ext[:, ext.shape[1] - (K - 1) :]
+    if reset is not None:
+        # every later token belongs to the last document (or a newer one): the tail keeps only that
+        # document's inputs, so the next call needs no document index to cut the window
+        tail = tail * (doc[:, doc.shape[1] - (K - 1) :] == doc[:, -1:]).unsqueeze(-1).to(x.dtype)
+    return out, tail.clone()  # a copy: the caller's state must not keep all of ext alive

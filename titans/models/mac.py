@@ -107,11 +107,16 @@ class MACBlock(nn.Module):
         elif state.batch_size != x.shape[0] or state.memory.signature != self.memory.signature:
             raise ValueError(f"MAC state for batch size {state.batch_size} and memory {state.memory.signature} "
                              f"does not fit this block and batch size {x.shape[0]}: pass state=None to start fresh")
-        outputs, start = [], 0
+        sizes, start = [], 0
         while start < x.shape[1]:  # pieces that never cross a segment boundary
-            size = min(self.segment - state.position % self.segment, x.shape[1] - start)
+            sizes.append(min(self.segment - (state.position + start) % self.segment, x.shape[1] - start))
+            start += sizes[-1]
+        # split, not one slice per piece: a slice's backward zero-fills the whole sequence, once per
+        # segment and block (quadratic in T); a split's backward is one concatenation
+        outputs, start = [], 0
+        for piece_x, size in zip(torch.split(x, sizes, dim=1), sizes):
             piece = slice(start, start + size)
-            out, state = self._piece(x[:, piece], state, _columns(mask, piece), _columns(reset, piece))
+            out, state = self._piece(piece_x, state, _columns(mask, piece), _columns(reset, piece))
             outputs.append(out)
             start += size
         return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, 1)), state

@@ -34,9 +34,10 @@ def token_step(q, k, v, theta, log_eta, log_keep, gradient_weights, weights, mom
     theta_, eta_, keep_ = (t.unsqueeze(-1) for t in (theta, log_eta.exp(), log_keep.exp()))
     new_W, new_S = [], []
     for layer, (w, s) in enumerate(zip(weights, momentum)):
-        grad = h[layer].mT @ deltas[layer]  # one token: the outer product of layer input and delta
-        s_next = eta_ * s - theta_ * grad
-        w_next = keep_ * w + s_next
+        # S_t = eta S - theta h^T delta: the outer product (one token) added by a batched matmul into
+        # eta S, then W_t = (1 - alpha) W + S_t: two passes over each weight matrix instead of five
+        s_next = torch.matmul((-theta_ * h[layer]).mT, deltas[layer]).addcmul_(eta_, s)
+        w_next = torch.addcmul(s_next, keep_, w)
         if mask is not None:
             written = mask[:, None, None, None]
             s_next, w_next = torch.where(written, s_next, s), torch.where(written, w_next, w)

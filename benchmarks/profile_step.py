@@ -1,0 +1,92 @@
+"""Where a training step's time goes, per variant: the memory op, attention, projections, norms and gates.
+
+    python benchmarks/profile_step.py --lengths 4096 16384 --variants mac mag mal lmm transformer
+
+One forward + backward (next-token cross-entropy on random bytes, batch 1) of each variant under
+``torch.profiler``, after a warm-up step. Each CPU op's own time (self time, every thread) is put in
+one category: inside the memory op's chunk walk (``ChunkedMemory`` forward and backward), split into
+its matmuls and its elementwise work; the model's other matmuls (projections, feed-forward, output
+head); attention; everything else (norms, gates, activations, copies). The profiler adds its own cost
+per op, so the shares are what they are for, and the step time beside them is the profiled one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+
+import torch
+import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile
+
+from titans.config import VARIANTS, TitansConfig
+from titans.models.lm import TitansLM
+
+MATMULS = {"aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm", "aten::matmul", "aten::linear"}
+ATTENTION = ("attention", "softmax", "flash")
+CATEGORIES = ("walk matmuls", "walk elementwise", "other matmuls", "attention", "other")
+
+
+def step(model: TitansLM, tokens: torch.Tensor) -> None:
+    model.zero_grad(set_to_none=True)
+    logits, _ = model(tokens[:, :-1])
+    F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten()).backward()
+
+
+def categorise(events) -> dict[str, float]:
+    """Self CPU seconds per category; an op belongs to the walk when a ChunkedMemory scope encloses it."""
+    seconds = defaultdict(float)
+    walks = [(e.time_range.start, e.time_range.end) for e in events if "ChunkedMemory" in e.name]
+
+    def in_walk(e) -> bool:
+        # the walk's rows run on worker threads (titans/ops/row_parallel.py): an op on any thread during a
+        # walk belongs to it, as nothing else runs while the caller waits for its workers
+        return any(lo <= e.time_range.start <= hi for lo, hi in walks)
+
+    for e in events:
+        if e.name.startswith("ProfilerStep") or "ChunkedMemory" in e.name:
+            continue
+        own = e.self_cpu_time_total / 1e6
+        name = e.name.lower()
+        if in_walk(e):
+            seconds["walk matmuls" if e.name in MATMULS else "walk elementwise"] += own
+        elif any(word in name for word in ATTENTION):
+            seconds["attention"] += own
+        elif e.name in MATMULS:
+            seconds["other matmuls"] += own
+        else:
+            seconds["other"] += own
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--variants", nargs="+", default=["mac", "mag", "mal", "lmm", "transformer"], choices=VARIANTS)
+    parser.add_argument("--lengths", type=int, nargs="+", default=[4096, 16384])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpointing", action="store_true", help="recompute every block in the backward")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    print("| variant | T | step (s) | " + " | ".join(CATEGORIES) + " |")
+    print("|---|---|---|" + "---|" * len(CATEGORIES))
+    for n in args.lengths:
+        for variant in args.variants:
+            torch.manual_seed(0)
+            model = TitansLM(TitansConfig.from_name(args.preset, variant=variant))
+            model.gradient_checkpointing = args.checkpointing
+            tokens = torch.randint(0, model.config.vocab_size, (1, n + 1))
+            step(model, tokens)
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                step(model, tokens)
+            events = prof.events()
+            seconds = categorise(events)
+            total = sum(seconds.values())
+            wall = max(e.time_range.end for e in events) - min(e.time_range.start for e in events)
+            shares = " | ".join(f"{100 * seconds[c] / total:.0f} %" for c in CATEGORIES)
+            print(f"| {variant} | {n} | {wall / 1e6:.2f} | {shares} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
