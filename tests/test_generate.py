@@ -44,11 +44,12 @@ def test_batched_prompts_of_different_lengths_equal_single_prompts(variant):
 
 @pytest.mark.parametrize("variant", ["mac", "mag", "mal", "lmm"])
 def test_batched_rows_do_not_see_each_other(variant):
-    """With a memory the chunk grid is shared by the batch (positions include the padding), so a
-    padded row is compared with the same row beside another neighbour, not with the row alone."""
+    """Lengths 6 and 14 are a multiple of tiny's memory chunk and MAC segment apart, so the two rows
+    are padded into one batch (titans.generate groups prompts by length modulo the grid; every row
+    equal to the row alone: tests/test_generate_ragged.py)."""
     model = make_model(variant)
-    a = generate(model, [prompt(1, 6), prompt(2, 13)], 10, GREEDY)
-    b = generate(model, [prompt(1, 6), prompt(5, 13)], 10, GREEDY)
+    a = generate(model, [prompt(1, 6), prompt(2, 14)], 10, GREEDY)
+    b = generate(model, [prompt(1, 6), prompt(5, 14)], 10, GREEDY)
     assert a[0] == b[0]
 
 
