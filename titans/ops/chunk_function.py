@@ -18,6 +18,11 @@ from .row_parallel import in_parallel, row_parts
 from .weight_change import weight_change_norm
 
 _STATE_FLUSH = 1 / 3  # see chunk_step.flush_small_
+# The carried state is flushed every few chunks, and always where it leaves the walk: a flush is three
+# passes over the state, about a tenth of the walk's time if done every chunk, and the state needs many
+# chunks at the default gates to fall from tiny^(1/3) into the subnormal range (eta^b ~ 1e-3 a chunk
+# at eta = 0.9, b = 64: ~8 chunks); with extreme gates it may dip below for at most this many chunks.
+_FLUSH_EVERY = 4
 _STORED = object()  # marks a tensor leaf of the per-chunk record, kept through save_for_backward
 
 
@@ -61,7 +66,9 @@ class ChunkedMemory(torch.autograd.Function):
                                                          reset_at(n, rows))
                 if needs_backward:  # else (no_grad inference) only one chunk is held at a time
                     chunks.append((W, S, saved))
-                W, S = flush_small_(new_W, _STATE_FLUSH), flush_small_(new_S, _STATE_FLUSH)
+                W, S = new_W, new_S
+                if n % _FLUSH_EVERY == _FLUSH_EVERY - 1 or n == N - 1:
+                    W, S = flush_small_(W, _STATE_FLUSH), flush_small_(S, _STATE_FLUSH)
             return W, S, chunks
 
         parts = row_parts(B * H)
@@ -116,7 +123,9 @@ class ChunkedMemory(torch.autograd.Function):
                     C_[rows, n], s_[rows, n], e_[rows, n], dy_[rows, n], dW, dS, activation, residual,
                     reset_at(n, rows),
                 )
-                dW, dS = flush_small_(chunk_grads[0]), flush_small_(chunk_grads[1])
+                dW, dS = chunk_grads[0], chunk_grads[1]
+                if n % _FLUSH_EVERY == 0:
+                    dW, dS = flush_small_(dW), flush_small_(dS)
                 for full, g in zip(grads, chunk_grads[2:]):
                     full[rows, n] = g
                 if reset_grads is not None:
