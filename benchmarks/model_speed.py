@@ -118,6 +118,8 @@ def peak_memory_worker(kind: str, variant: str, n: int, args: argparse.Namespace
 
 
 def peak_memory(pool, kind: str, variant: str, n: int, args) -> float:
+    if args.memory_runs == 0:
+        return float("nan")
     return statistics.median(pool.apply(peak_memory_worker, (kind, variant, n, args)) for _ in range(args.memory_runs))
 
 
@@ -164,6 +166,20 @@ def checks(train, decode, variants, lengths, contexts, max_tf: int) -> None:
         if "transformer" in variants:
             a, b = by["transformer", lo]["state_bytes"], by["transformer", hi]["state_bytes"]
             check(f"transformer state grows from context {lo} to {hi}", b > a, f"{a} -> {b} bytes")
+    by = {(r["variant"], r["context"]): r for r in decode}
+    for n in contexts:
+        for v in titans:
+            ms = by[v, n]["ms_per_token"]
+            if "swa" in variants:
+                swa = by["swa", n]["ms_per_token"]
+                check(f"{v} decodes at <= 1.5 x swa's ms/token at context {n}", ms <= 1.5 * swa,
+                      f"{ms:.2f} vs {swa:.2f}, x{ms / swa:.2f}")
+            if "transformer" in variants and n >= 8192:
+                tf = by["transformer", n]["ms_per_token"]
+                check(f"{v} decodes faster than transformer at context {n}", ms < tf, f"{ms:.2f} vs {tf:.2f}")
+            if (v, n) in secs:
+                ratio = by[v, n]["prefill_tok_s"] * secs[v, n] / n
+                check(f"{v} prefill (no grad) >= 3 x its training tok/s at {n}", ratio >= 3, f"x{ratio:.2f}")
 
 
 def main() -> None:
@@ -179,7 +195,9 @@ def main() -> None:
                         help="contexts read before decoding")
     parser.add_argument("--prefill-block", type=int, default=1024, help="tokens per call while reading the context")
     parser.add_argument("--decode-tokens", type=int, default=32, help="timed single-token decoding steps")
-    parser.add_argument("--memory-runs", type=int, default=1, help="fresh processes per peak-memory figure (median)")
+    parser.add_argument("--memory-runs", type=int, default=1,
+                        help="fresh processes per peak-memory figure (median); 0 skips peak memory (a fresh process "
+                             "runs each step again: the run takes about twice as long)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice); on a shared "
                         "machine, fewer threads than free cores avoids threads waiting on each other")
@@ -219,8 +237,9 @@ def main() -> None:
     for n in args.decode_lengths:
         tokens = {v: random_tokens(models[v], n, device) for v in variants}
         states, nbytes = {}, {}
+        prefill_s = {}
         for v in variants:
-            token, state = prefill(models[v], tokens[v], args.prefill_block)
+            prefill_s[v], (token, state) = timed(lambda: prefill(models[v], tokens[v], args.prefill_block), device)
             nbytes[v] = state_bytes(state)
             states[v] = decode_step(models[v], token, state)  # warm-up step, untimed
         times = {v: [] for v in variants}
@@ -231,6 +250,7 @@ def main() -> None:
         del states
         for v in variants:
             row = {"kind": "decode", "variant": v, "context": n, "ms_per_token": 1e3 * statistics.median(times[v]),
+                   "prefill_tok_s": n / prefill_s[v],
                    "state_bytes": nbytes[v][0], "state_storage_bytes": nbytes[v][1],
                    "peak_mib": peak_memory(pool, "decode", v, n, args)}
             decode.append(row)
