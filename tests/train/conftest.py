@@ -21,10 +21,20 @@ def corpus_documents():
     return make_documents()
 
 
-@pytest.fixture
-def corpus_dir(tmp_path):
-    folder = tmp_path / "corpus"
-    folder.mkdir()
+def write_corpus(folder):
+    """make_documents() as text files in folder (made if missing); the folder."""
+    folder.mkdir(exist_ok=True)
     for doc in make_documents():
         (folder / f"{doc.name}.txt").write_text(doc.text)
     return folder
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    return write_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture(scope="module")
+def corpus_folder(tmp_path_factory):
+    """corpus_dir's files written once, for a module whose tests only read them."""
+    return write_corpus(tmp_path_factory.mktemp("corpus"))

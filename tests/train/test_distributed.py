@@ -1,10 +1,18 @@
-"""Two processes on gloo give the losses of one process with the same global batch (DDP and FSDP2)."""
+"""Two processes on gloo give the losses of one process with the same global batch (DDP and FSDP2).
+
+The one-process reference is the same for both strategies, so it is trained once, in the test process
+(torchrun with one process takes the same path: init_distributed returns a world of one, and wrap_model
+leaves the model as it is), sparing two interpreters per test (torchrun's launcher and its worker).
+"""
 
 import json
 import subprocess
 import sys
 
 import pytest
+import torch
+
+from titans.cli import main
 
 ARGS = ["train", "--preset", "tiny", "--variant", "mag", "--context", "32", "--batch-tokens", "128", "--steps",
         "3", "--eval-every", "3", "--eval-tokens", "256", "--save-every", "3", "--sample-tokens", "0",
@@ -18,14 +26,31 @@ def run(tmp_path, name, corpus_dir, processes, *extra):
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
+    return read_losses(out), out
+
+
+def read_losses(out):
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    return [r["loss"] for r in records], out
+    return [r["loss"] for r in records]
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory, corpus_folder):
+    """The losses of one process (on one thread, as the workers run)."""
+    out = tmp_path_factory.mktemp("one") / "run"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        main([*ARGS, "--data", str(corpus_folder), "--out", str(out)])
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_flush_denormal(False)  # main() sets it for the process
+    return read_losses(out)
 
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
-def test_two_processes_match_one(tmp_path, corpus_dir, strategy):
-    single, _ = run(tmp_path, "one", corpus_dir, 1)
-    double, out = run(tmp_path, "two", corpus_dir, 2, "--distributed", strategy)
+def test_two_processes_match_one(tmp_path, corpus_folder, single, strategy):
+    double, out = run(tmp_path, "two", corpus_folder, 2, "--distributed", strategy)
     assert len(single) == len(double) == 4  # 3 steps and one validation
     assert double == pytest.approx(single, rel=1e-5, abs=1e-6)
     assert (out / "checkpoints" / "step_0000003" / "model.safetensors").is_file()
