@@ -47,8 +47,10 @@ def test_resume_repeats_the_uninterrupted_losses_exactly(tmp_path, corpus_docume
     config = dict(variant=variant, carry_state=carry, accumulation=2)
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     Trainer(tiny_config(straight, **config), documents=corpus_documents, progress=False).run()
-    Trainer(tiny_config(resumed, **config), documents=corpus_documents, progress=False).run()
-    # interrupt after step 3: forget everything the second half wrote, then resume
+    # a copy of the finished run stands for a second one trained the same way (the out path, the one thing
+    # that differs, is not a setting a resume must keep); interrupt it after step 3: forget everything the
+    # second half wrote, then resume
+    shutil.copytree(straight, resumed)
     checkpoints = resumed / "checkpoints"
     shutil.rmtree(checkpoints / "step_0000006")
     (checkpoints / "latest").write_text("step_0000003\n")
@@ -124,7 +126,8 @@ def test_init_starts_from_the_saved_weights_with_a_fresh_optimiser(tmp_path, cor
     untrained = Trainer(tiny_config(tmp_path / "fresh"), documents=corpus_documents, progress=False).module.state_dict()
     assert any(not torch.equal(trained[name], untrained[name]) for name in trained)
     for source, tolerance in ((tmp_path / "first", 0.0), (tmp_path / "exported", 1e-2)):  # run folder, bf16 export
-        started = Trainer(tiny_config(tmp_path / f"from-{source.name}", init=str(source)),
+        # 3 steps (a validation and a checkpoint among them) show it trains; the default 6 add nothing
+        started = Trainer(tiny_config(tmp_path / f"from-{source.name}", init=str(source), steps=3),
                           documents=corpus_documents, progress=False)
         weights = started.module.state_dict()
         for name, value in trained.items():
