@@ -7,6 +7,7 @@ import torch
 
 from titans import TitansConfig, TitansLM
 from titans.cli import main
+from titans.eval import recall
 from titans.eval.grid import cell_samples, length_label, parse_length, run_grid
 from titans.eval.needles import PassKey
 from titans.eval.recall import CellResult, answer_samples, extract_answer, is_correct, run_cell
@@ -99,23 +100,32 @@ def test_run_grid_skips_lengths_above_the_cap():
     assert [(c.length, c.depth, c.total) for c in cells] == [(300, 0.0, 2), (300, 1.0, 2)]
 
 
-def test_cli_niah_end_to_end(tiny_model_dir, prose_file, tmp_path, capsys):
+@pytest.fixture
+def short_answers(monkeypatch):
+    """The untrained model never writes the answer's end mark, so each cell decodes MAX_ANSWER_TOKENS (40)
+    one-token steps: most of an end-to-end test's time, for nothing it checks (the decoding and its stop
+    are test_answer_samples_streams_the_prompt_then_decodes_until_the_end_mark's). 8 still holds an
+    answer of 5-7 digits with its space and period."""
+    monkeypatch.setattr(recall, "MAX_ANSWER_TOKENS", 8)
+
+
+def test_cli_niah_end_to_end(tiny_model_dir, prose_file, tmp_path, capsys, short_answers):
     out = tmp_path / "niah"
-    main(["eval", "niah", str(tiny_model_dir), "--tasks", "pk,n,w", "--lengths", "256,512", "--depths", "0,100",
-          "--samples", "2", "--batch", "2", "--block", "100", "--haystack", str(prose_file), "--out", str(out)])
+    main(["eval", "niah", str(tiny_model_dir), "--tasks", "pk,n,w", "--lengths", "128,256", "--depths", "0,100",
+          "--samples", "2", "--batch", "2", "--block", "50", "--haystack", str(prose_file), "--out", str(out)])
     printed = capsys.readouterr().out
     assert "| pk |" in printed and "| w |" in printed
     result = json.loads((out / "results.json").read_text())
     assert len(result["cells"]) == 3 * 2 * 2
     assert all(c["total"] == 2 and 0 <= c["accuracy"] <= 1 for c in result["cells"])
-    assert result["cells"][0]["rss_trace"][-1][0] == 256
+    assert result["cells"][0]["rss_trace"][-1][0] == 128
     for task in ("pk", "n", "w"):
         assert (out / f"heatmap-{task}.png").stat().st_size > 1000
     assert "| pk |" in (out / "results.md").read_text()
     assert "last fact" not in (out / "results.md").read_text()
 
 
-def test_cli_babilong_end_to_end(tiny_model_dir, prose_file, tmp_path):
+def test_cli_babilong_end_to_end(tiny_model_dir, prose_file, tmp_path, short_answers):
     out = tmp_path / "babilong"
     main(["eval", "babilong", str(tiny_model_dir), "--lengths", "512", "--samples", "2", "--haystack",
           str(prose_file), "--out", str(out)])
