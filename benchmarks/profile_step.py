@@ -4,10 +4,13 @@
 
 One forward + backward (next-token cross-entropy on random bytes, batch 1) of each variant under
 ``torch.profiler``, after a warm-up step. Each CPU op's own time (self time, every thread) is put in
-one category: inside the memory op's chunk walk (``ChunkedMemory`` forward and backward), split into
-its matmuls and its elementwise work; the model's other matmuls (projections, feed-forward, output
-head); attention; everything else (norms, gates, activations, copies). The profiler adds its own cost
-per op, so the shares are what they are for, and the step time beside them is the profiled one.
+one category by what it is: inside the memory op's chunk walk (``ChunkedMemory`` forward and
+backward), its matmuls and its other ops (elementwise work, reductions, copies); outside it, the
+matmuls (projections, feed-forward, output head, and the blocked sliding-window attention of MAG, MAL
+and SWA, which is matmuls and a softmax), PyTorch's fused attention kernels (SDPA: Transformer++ and
+MAC's segment attention) and every other op (norms, gates, activations, softmax, copies). The
+profiler adds its own cost per op, so the shares are what they are for, and the step time beside them
+is the profiled one.
 """
 
 from __future__ import annotations
@@ -23,8 +26,7 @@ from titans.config import VARIANTS, TitansConfig
 from titans.models.lm import TitansLM
 
 MATMULS = {"aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm", "aten::matmul", "aten::linear"}
-ATTENTION = ("attention", "softmax", "flash")
-CATEGORIES = ("walk matmuls", "walk elementwise", "other matmuls", "attention", "other")
+CATEGORIES = ("walk matmuls", "walk other ops", "matmuls", "SDPA attention", "other ops")
 
 
 def step(model: TitansLM, tokens: torch.Tensor) -> None:
@@ -47,15 +49,13 @@ def categorise(events) -> dict[str, float]:
         if e.name.startswith("ProfilerStep") or "ChunkedMemory" in e.name:
             continue
         own = e.self_cpu_time_total / 1e6
-        name = e.name.lower()
+        matmul = e.name.rstrip("_") in MATMULS  # baddbmm_ is the in-place baddbmm
         if in_walk(e):
-            seconds["walk matmuls" if e.name in MATMULS else "walk elementwise"] += own
-        elif any(word in name for word in ATTENTION):
-            seconds["attention"] += own
-        elif e.name in MATMULS:
-            seconds["other matmuls"] += own
+            seconds["walk matmuls" if matmul else "walk other ops"] += own
+        elif "scaled_dot_product" in e.name:
+            seconds["SDPA attention"] += own
         else:
-            seconds["other"] += own
+            seconds["matmuls" if matmul else "other ops"] += own
     return seconds
 
 
