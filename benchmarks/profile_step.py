@@ -16,11 +16,13 @@ is the profiled one.
 from __future__ import annotations
 
 import argparse
+import time
 from collections import defaultdict
 
 import torch
-import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
+
+from model_speed import train_step as step
 
 from titans.config import VARIANTS, TitansConfig
 from titans.models.lm import TitansLM
@@ -28,11 +30,6 @@ from titans.models.lm import TitansLM
 MATMULS = {"aten::mm", "aten::bmm", "aten::addmm", "aten::baddbmm", "aten::matmul", "aten::linear"}
 CATEGORIES = ("walk matmuls", "walk other ops", "matmuls", "SDPA attention", "other ops")
 
-
-def step(model: TitansLM, tokens: torch.Tensor) -> None:
-    model.zero_grad(set_to_none=True)
-    logits, _ = model(tokens[:, :-1])
-    F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten()).backward()
 
 
 def categorise(events) -> dict[str, float]:
@@ -59,6 +56,27 @@ def categorise(events) -> dict[str, float]:
     return seconds
 
 
+def microseconds(fn, reps: int = 300) -> float:
+    fn()
+    start = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - start) / reps * 1e6
+
+
+def walk_shapes() -> None:
+    """One thread: is the walk's matmul compute-bound (a twice wider one costs twice), and what do
+    strided halves cost the elementwise work (the joined [W | S] state tried for issue 26)?"""
+    torch.set_num_threads(1)
+    x, joined = torch.randn(2, 64, 64), torch.randn(2, 64, 512)
+    w, a, out = joined[..., :256].contiguous(), torch.rand(2, 1, 1), torch.empty(2, 64, 512)
+    mm = microseconds(lambda: torch.bmm(x, w))
+    print(f"\none thread: bmm [2, 64, 64] @ [2, 64, 256] {mm:.0f} us ({2 * 2 * 64 * 64 * 256 / mm / 1e3:.0f} GFLOP/s); "
+          f"@ [2, 64, 512] {microseconds(lambda: torch.bmm(x, joined)):.0f} us; multiply [2, 64, 256] "
+          f"{microseconds(lambda: torch.mul(w, a)):.1f} us, into half of [2, 64, 512] "
+          f"{microseconds(lambda: torch.mul(w, a, out=out[..., :256])):.1f} us")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="small")
@@ -66,6 +84,7 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[4096, 16384])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--checkpointing", action="store_true", help="recompute every block in the backward")
+    parser.add_argument("--walk-shapes", action="store_true", help="also time the walk's shapes on one thread")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -86,6 +105,8 @@ def main() -> None:
             wall = max(e.time_range.end for e in events) - min(e.time_range.start for e in events)
             shares = " | ".join(f"{100 * seconds[c] / total:.0f} %" for c in CATEGORIES)
             print(f"| {variant} | {n} | {wall / 1e6:.2f} | {shares} |", flush=True)
+    if args.walk_shapes:
+        walk_shapes()
 
 
 if __name__ == "__main__":
