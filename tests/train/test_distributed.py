@@ -6,6 +6,8 @@ leaves the model as it is), sparing two interpreters per test (torchrun's launch
 """
 
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -24,8 +26,17 @@ def run(tmp_path, name, corpus_dir, processes, *extra):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
     command = [*launcher, "-m", "titans", *ARGS, "--data", str(corpus_dir), "--out", str(out), *extra]
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
+    # a session of its own, so that a hung run is killed with its workers (killing torchrun alone leaves
+    # them running after the test)
+    launched = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
+    try:
+        _, stderr = launched.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(launched.pid, signal.SIGKILL)
+        _, stderr = launched.communicate()
+        pytest.fail(f"torchrun did not finish within 300 s:\n{stderr[-3000:]}")
+    assert launched.returncode == 0, stderr[-3000:]
     return read_losses(out), out
 
 

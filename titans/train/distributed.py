@@ -65,5 +65,10 @@ def wrap_model(model: nn.Module, topology: Topology, strategy: str, device: torc
 
 
 def shutdown(topology: Topology) -> None:
+    """Leave the process group. The barrier first: a gloo worker thread frees the tensors of the last
+    collective (Topology.sum's) after the caller has moved on, and it needs the GIL to do so; if the
+    process group is destroyed at that moment (when the model's DDP reducer is freed, GIL held, joining
+    those threads) the process hangs at exit. Waiting in a barrier releases the GIL and lets it finish."""
     if topology.world > 1 and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
