@@ -7,10 +7,9 @@
 #      one row of 2,048 per step, each sample asking the question four times (README, "The recall models").
 #   4. for the variants in MIX (default: lmm), two more stages on the S-NIAH mixture at 2K from stage 3,
 #      PK + N, then PK + N + W, 1,200 steps each at lr 3e-4 (1e-3 diverged on prose), exported as VARIANT-mix.
-#   5. for the variants in LONGER (default: lmm mac), two more passkey stages from stage 3 on longer samples, lr 3e-4:
-#      300 steps on one row of 8K packed with samples of 2-8K bytes, then 200 (MAC: 100) on one row of 16K
-#      packed with samples of 4-16K (LMM: 24.8 and 36.1 minutes on one thread, beside evaluations), exported
-#      as VARIANT-long (README, "Longer samples").
+#   5. for the variants in LONGER (default: lmm), two more passkey stages from stage 3 on longer samples, lr 3e-4:
+#      300 steps on one row of 8K packed with samples of 2-8K bytes, then 200 on one row of 16K packed with
+#      samples of 4-16K (24.8 and 36.1 minutes on one thread, beside evaluations), exported as VARIANT-long (README, "Longer samples").
 #   6. for the variants in WORDS (default: lmm), a model that copies letters as well as digits, from a fresh
 #      start: the copy stage on keys of digits and letters (600 + 400 steps), then PK + N + W at 512 bytes
 #      (1,200 steps), with W half of the mixture (900), then at 2K (1,200), 8K (300) and 16K (200, twice, on
@@ -56,10 +55,9 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
         done
         titans export "$previous" "$dir/checkpoints/$variant-mix" --dtype bfloat16
     fi
-    if [[ " ${LONGER-lmm mac} " == *" $variant "* ]]; then
-        previous="$final" longest=200
-        [ "$variant" = mac ] && longest=100  # MAC's committed model ran a shorter 16K stage (time)
-        for spec in 8192:2048:300 16384:4096:$longest; do
+    if [[ " ${LONGER-lmm} " == *" $variant "* ]]; then
+        previous="$final"
+        for spec in 8192:2048:300 16384:4096:200; do
             IFS=: read -r context shortest steps <<< "$spec"
             out="runs/recall$((context / 1024))k-$variant"
             stage "$previous" "$out" --context "$context" --batch-tokens "$context" --task-min-length "$shortest" \

@@ -53,7 +53,7 @@ class TrainConfig:
     """Micro-batches per step on each process (gradient accumulation); must divide the rows per process."""
     carry_state: bool = False
     """Carry each row's model state into the next step (truncated backprop through the memory)."""
-    steps: int = 360
+    steps: int = 400
     """Optimiser steps."""
     lr: float = 2e-3
     """Peak learning rate (AdamW)."""
@@ -69,11 +69,11 @@ class TrainConfig:
     """Gradient-norm clipping threshold (0: none)."""
     seed: int = 0
     """Seed of the initialisation, the document order and the sampling."""
-    eval_every: int = 60
+    eval_every: int = 80
     """Validate every this many steps (and at the end)."""
     eval_tokens: int = 32768
     """Validation tokens per evaluation (at most the validation split)."""
-    save_every: int = 60
+    save_every: int = 80
     """Checkpoint every this many steps (and at the end)."""
     keep_checkpoints: int = 2
     """Checkpoints kept in the run folder (oldest deleted first)."""
