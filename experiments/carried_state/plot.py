@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from titans.cli.by_position import plot_by_position
+from titans.eval.by_position import short_count
 
 
 def load(pairs: list[str]) -> dict[str, dict]:
@@ -27,12 +28,6 @@ def load(pairs: list[str]) -> dict[str, dict]:
     return results
 
 
-def bin_name(start: int, end: int) -> str:
-    def short(n: int) -> str:
-        return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else str(n)
-    return f"{short(start)}-{short(end)}"
-
-
 def gain_table(results: dict[str, dict]) -> list[str]:
     labels = list(results)
     first = results[labels[0]]["bins"]
@@ -43,7 +38,7 @@ def gain_table(results: dict[str, dict]) -> list[str]:
         for label in labels:
             r = results[label]["bins"][i]
             cells.append(f"{r['bits_per_byte']:.3f} / {r['bits_per_byte_limited']:.3f} / **{r['gain']:+.3f}**")
-        lines.append(f"| {bin_name(b['start'], b['end'])} | " + " | ".join(cells) + " |")
+        lines.append(f"| {short_count(b['start'])}-{short_count(b['end'])} | " + " | ".join(cells) + " |")
     return lines
 
 
