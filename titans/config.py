@@ -48,6 +48,9 @@ class TitansConfig:
     """Ceiling of the memory's inner learning rate theta (None: 0.016 / memory_chunk; see NeuralMemory)."""
     memory_alpha_init: float = 0.01
     """The memory's forgetting gate alpha at initialisation (a long-context recall model wants it small)."""
+    memory_normalize_values: bool = True
+    """l2-normalise the memory's values per head like its keys and queries (a deviation from the paper, which
+    normalises only q and k; see NeuralMemory's normalize_values for why, experiments/README.md for the measure)."""
     rope_base: float = 10000.0
     """RoPE base frequency."""
     tie_embeddings: bool = True

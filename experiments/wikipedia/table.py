@@ -1,36 +1,81 @@
-"""The markdown table of the six Wikipedia runs: parameters, final validation loss and bits per byte, wall time."""
+"""The table of the Wikipedia comparison (issue 24 §3) from the runs of run_all.sh, in Markdown on stdout.
+
+    python experiments/wikipedia/table.py > experiments/wikipedia/table.md
+
+Per run: parameters, tokens, the run's own final validation (state carried through each held-out page,
+or fresh windows for Transformer++, which carries none), the same bytes read afresh per 512-byte window
+(``fresh.json``), the tokens at which the validation first fell below 2.5 bits per byte, the wall time and
+the by-position gain over the Austen novels at 16-64K; then the two-seed means and spreads.
+"""
+
+from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
+from titans import TitansConfig, TitansLM
+
 ROOT = Path(__file__).resolve().parents[2]
-VARIANTS = ("transformer", "swa", "lmm", "mac", "mag", "mal")
+RUNS = ("transformer", "transformer-seed1", "swa", "lmm", "mac", "mac-seed1", "mag", "mal")
+TARGET_BPB = 2.5
+LONG_BINS = (16384, 65536)  # the span of issue 24 §2's gain target
+
+
+def validations(run: Path) -> list[dict]:
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in records if r["kind"] == "valid"]
+
+
+def model_config(run: Path) -> TitansConfig:
+    checkpoint = sorted((run / "checkpoints").glob("step_*"))[-1]
+    return TitansConfig(**json.loads((checkpoint / "config.json").read_text()))
+
+
+def long_gain(run: Path) -> float | None:
+    path = run / "by_position" / "by_position.json"
+    if not path.exists():
+        return None
+    bins = [b for b in json.loads(path.read_text())["bins"] if LONG_BINS[0] <= b["start"] < LONG_BINS[1]]
+    return sum(b["gain"] * b["bytes"] for b in bins) / sum(b["bytes"] for b in bins)
+
+
+def wall_seconds() -> dict[str, int]:
+    path = ROOT / "runs" / "wikipedia-wall-seconds.txt"
+    lines = path.read_text().split("\n") if path.exists() else []
+    return {name: int(seconds) for name, seconds in (line.split() for line in lines if line.strip())}
 
 
 def main() -> None:
-    walls = {}
-    wall_file = ROOT / "runs" / "wikipedia-wall-seconds.txt"
-    if wall_file.exists():
-        for line in wall_file.read_text().split("\n"):
-            if line.strip():
-                name, seconds = line.split()
-                walls[name] = int(seconds)
-    print("| model | parameters | tokens | validation loss (nats/token) | bits per byte | wall time |")
-    print("|---|---|---|---|---|---|")
-    for variant in VARIANTS:
-        run = ROOT / "runs" / f"wikipedia-{variant}"
-        if not (run / "metrics.jsonl").exists():
-            print(f"| {variant} | – | – | not run | – | – |")
+    walls, finals = wall_seconds(), {}
+    print("| run | layers | parameters | tokens | validation, bits per byte (the run's own) | read afresh per 512 bytes "
+          f"| first below {TARGET_BPB} at | wall time | gain at 16-64K (Austen) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in RUNS:
+        run = ROOT / "runs" / f"wikipedia-{name}"
+        valid = validations(run) if (run / "metrics.jsonl").exists() else []
+        if not valid:
+            print(f"| {name} | not run |" + " |" * 7)
             continue
-        records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-        valid = [r for r in records if r["kind"] == "valid"][-1]
-        config = json.loads(sorted((run / "checkpoints").glob("step_*"))[-1].joinpath("config.json").read_text())
-        log = (ROOT / "runs" / f"wikipedia-{variant}.log").read_text()
-        params = next((line.split("(")[1].split(" parameters")[0] for line in log.splitlines()
-                       if line.startswith("trained ")), "?")
-        wall = f"{walls[variant] / 60:.1f} min" if variant in walls else "?"
-        print(f"| {variant} ({config['layers']} layers) | {params} | {valid['tokens']:,} | {valid['loss']:.4f} | "
-              f"{valid['bits_per_byte']:.4f} | {wall} |")
+        last = valid[-1]
+        finals[name] = last["bits_per_byte"]
+        fresh = run / "fresh.json"
+        fresh_bpb = f"{json.loads(fresh.read_text())['bits_per_byte']:.3f}" if fresh.exists() else "–"
+        below = next((r["tokens"] for r in valid if r["bits_per_byte"] < TARGET_BPB), None)
+        gain = long_gain(run)
+        config = model_config(run)
+        cells = [name, str(config.layers), f"{TitansLM(config).num_parameters() / 1e6:.2f}M", f"{last['tokens']:,}",
+                 f"**{last['bits_per_byte']:.3f}**", fresh_bpb,
+                 "not reached" if below is None else f"{below:,} tokens",
+                 f"{walls[name] / 60:.1f} min" if name in walls else "?",
+                 "–" if gain is None else f"{gain:+.3f}"]
+        print("| " + " | ".join(cells) + " |")
+    print()
+    for base in ("mac", "transformer"):
+        pair = [finals[n] for n in (base, f"{base}-seed1") if n in finals]
+        if len(pair) == 2:
+            print(f"- {base}, seeds 0 and 1: mean {statistics.mean(pair):.3f}, spread {abs(pair[0] - pair[1]):.3f} "
+                  "bits per byte")
 
 
 if __name__ == "__main__":

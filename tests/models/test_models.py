@@ -203,6 +203,16 @@ def test_memory_gate_settings_reach_every_memory():
     assert stats["alpha"] == pytest.approx(1e-4, rel=0.5)  # the gates start near their initial value
 
 
+@pytest.mark.parametrize("variant", ["mac", "mag", "mal", "lmm"])
+def test_unnormalised_values_reach_every_memory(variant):
+    normalised = TitansLM(TitansConfig.from_name("tiny", variant=variant))
+    raw = TitansLM(TitansConfig.from_name("tiny", variant=variant, memory_normalize_values=False))
+    raw.load_state_dict(normalised.state_dict())  # the same weights: only the values' norm differs
+    assert all(not block.memory.normalize_values for block in raw.blocks)
+    tokens = torch.randint(0, 256, (1, 32), generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(raw(tokens)[0], normalised(tokens)[0], atol=1e-4)
+
+
 def test_bad_tokens_are_clear_errors():
     model = make_model("swa")
     with pytest.raises(ValueError, match="ids must lie in"):

@@ -1,0 +1,60 @@
+"""Loss curves of the Wikipedia comparison (issue 24 §3): training loss (a 25-step moving mean) and the
+run's own validation, in bits per byte against tokens, one colour per run.
+
+    python experiments/wikipedia/curves.py --out experiments/wikipedia/loss_curves.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from table import ROOT, RUNS, TARGET_BPB
+
+SMOOTHING = 25  # steps in the moving mean of the training loss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="PNG to write")
+    args = parser.parse_args()
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (train_ax, valid_ax) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for name in RUNS:
+        path = ROOT / "runs" / f"wikipedia-{name}" / "metrics.jsonl"
+        if not path.exists():
+            continue
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        train = [r for r in records if r["kind"] == "train"]
+        # byte tokens: bits per byte = nats per token / ln 2
+        bits = [r["loss"] / math.log(2) for r in train]
+        smooth = [sum(bits[max(0, i - SMOOTHING + 1):i + 1]) / len(bits[max(0, i - SMOOTHING + 1):i + 1])
+                  for i in range(len(bits))]
+        style = "--" if name.endswith("seed1") else "-"
+        line, = train_ax.plot([r["tokens"] for r in train], smooth, style, label=name, linewidth=1.2)
+        valid = [r for r in records if r["kind"] == "valid"]
+        valid_ax.plot([r["tokens"] for r in valid], [r["bits_per_byte"] for r in valid], style, marker="o",
+                      color=line.get_color(), label=name)
+    for ax, title in ((train_ax, f"training loss ({SMOOTHING}-step moving mean)"),
+                      (valid_ax, "validation on the held-out articles (the run's own)")):
+        ax.axhline(TARGET_BPB, color="grey", linewidth=0.8, linestyle=":")
+        ax.set_xlabel("tokens (bytes) trained on")
+        ax.set_title(title, fontsize=9)
+        ax.set_ylim(2.0, 4.0)
+        ax.grid(alpha=0.3)
+    train_ax.set_ylabel("bits per byte")
+    valid_ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
