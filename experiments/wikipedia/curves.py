@@ -7,11 +7,12 @@ run's own validation, in bits per byte against tokens, one colour per run.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
 from table import ROOT, RUNS, TARGET_BPB
+
+from titans.train.metrics import read_metrics
 
 SMOOTHING = 25  # steps in the moving mean of the training loss
 
@@ -28,10 +29,9 @@ def main() -> None:
 
     fig, (train_ax, valid_ax) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for name in RUNS:
-        path = ROOT / "runs" / f"wikipedia-{name}" / "metrics.jsonl"
-        if not path.exists():
+        records = read_metrics(ROOT / "runs" / f"wikipedia-{name}" / "metrics.jsonl")
+        if not records:
             continue
-        records = [json.loads(line) for line in path.read_text().splitlines()]
         train = [r for r in records if r["kind"] == "train"]
         # byte tokens: bits per byte = nats per token / ln 2
         bits = [r["loss"] / math.log(2) for r in train]

@@ -15,6 +15,8 @@ import statistics
 from pathlib import Path
 
 from titans import TitansConfig, TitansLM
+from titans.train.config import TrainConfig
+from titans.train.metrics import read_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = ("transformer", "transformer-seed1", "swa", "lmm", "mac", "mac-seed1", "mag", "mal")
@@ -23,13 +25,11 @@ LONG_BINS = (16384, 65536)  # the span of issue 24 §2's gain target
 
 
 def validations(run: Path) -> list[dict]:
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [r for r in records if r["kind"] == "valid"]
+    return [r for r in read_metrics(run / "metrics.jsonl") if r["kind"] == "valid"]
 
 
 def model_config(run: Path) -> TitansConfig:
-    checkpoint = sorted((run / "checkpoints").glob("step_*"))[-1]
-    return TitansConfig(**json.loads((checkpoint / "config.json").read_text()))
+    return TrainConfig.from_dict(json.loads((run / "train_config.json").read_text())).model_config(vocab_size=256)
 
 
 def long_gain(run: Path) -> float | None:
@@ -48,12 +48,12 @@ def wall_seconds() -> dict[str, int]:
 
 def main() -> None:
     walls, finals = wall_seconds(), {}
-    print("| run | layers | parameters | tokens | validation, bits per byte (the run's own) | read afresh per 512 bytes "
-          f"| first below {TARGET_BPB} at | wall time | gain at 16-64K (Austen) |")
+    print("| run | layers | parameters | tokens | validation, bits per byte (the run's own) "
+          f"| read afresh per 512 bytes | first below {TARGET_BPB} at | wall time | gain at 16-64K (Austen) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in RUNS:
         run = ROOT / "runs" / f"wikipedia-{name}"
-        valid = validations(run) if (run / "metrics.jsonl").exists() else []
+        valid = validations(run)
         if not valid:
             print(f"| {name} | not run |" + " |" * 7)
             continue
