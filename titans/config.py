@@ -50,7 +50,7 @@ class TitansConfig:
     """The memory's forgetting gate alpha at initialisation (a long-context recall model wants it small)."""
     memory_normalize_values: bool = True
     """l2-normalise the memory's values per head like its keys and queries (a deviation from the paper, which
-    normalises only q and k; see NeuralMemory's normalize_values for why, experiments/README.md for the measure)."""
+    normalises only q and k; see NeuralMemory's normalize_values for why, experiments/stability/README.md for the measurement)."""
     rope_base: float = 10000.0
     """RoPE base frequency."""
     tie_embeddings: bool = True
@@ -153,8 +153,9 @@ class TitansConfig:
         """A short hash of the configuration (what a saved state must have been made with)."""
         fields = self.to_dict()
         # fields added later, where they mean what configs saved before them meant: those states stay valid
-        if fields["final_norm"]:
-            del fields["final_norm"]
+        for later in ("final_norm", "memory_normalize_values"):
+            if fields[later]:
+                del fields[later]
         if self.variant != "mac" or self.mac_memory_writes == "attention":
             del fields["mac_memory_writes"]
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,6 +1,6 @@
 """The health of a training run from its metrics.jsonl: loss, gradient norm and, per memory layer, the
-gates theta (inner learning rate), eta (momentum decay), alpha (forgetting) and the inner loss, by step;
-and the steps skipped for a non-finite loss or gradient (a step with no training record).
+gates theta (inner learning rate), eta (momentum keep), alpha (forgetting) and the inner loss, by step;
+and the steps skipped for a non-finite loss or gradient or never reached (a step with no training record).
 
     python experiments/stability/gates.py runs/main --out experiments/stability/gates.png
 """
@@ -8,6 +8,7 @@ and the steps skipped for a non-finite loss or gradient (a step with no training
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 
@@ -21,10 +22,11 @@ def train_and_valid(run: Path) -> tuple[list[dict], list[dict]]:
     return [r for r in records if r["kind"] == "train"], [r for r in records if r["kind"] == "valid"]
 
 
-def skipped_steps(train: list[dict]) -> list[int]:
-    """Steps without a training record: the trainer logs none for a step it skipped."""
+def skipped_steps(train: list[dict], steps: int) -> list[int]:
+    """Steps without a training record: the trainer logs none for a step it skipped (nor for the steps a
+    diverged run never reached; ``steps`` is the run's planned count)."""
     logged = {r["step"] for r in train}
-    return [step for step in range(1, max(logged) + 1) if step not in logged]
+    return [step for step in range(1, steps + 1) if step not in logged]
 
 
 def layers(train: list[dict]) -> list[str]:
@@ -72,7 +74,8 @@ def main() -> None:
         raise SystemExit(f"{args.run / 'metrics.jsonl'} has no training records yet")
     if not layers(train):
         raise SystemExit(f"{args.run} logged no memory gates: is it a model with a neural memory (mac, mag, mal, lmm)?")
-    skipped = skipped_steps(train)
+    steps = json.loads((args.run / "train_config.json").read_text())["steps"]
+    skipped = skipped_steps(train, steps)
     plot(train, valid, args.out, f"{args.run.name}: {len(train)} steps, {len(skipped)} skipped")
     last = train[-1]
     validation = f"; final validation {valid[-1]['bits_per_byte']:.3f} bits per byte" if valid else ""

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Issue 24 §3: the six models of experiments/README.md, and second seeds of MAC and Transformer++, trained
 # two at a time on one thread each (so each run's wall time is that of one thread beside another run:
-# about 1.2x one thread alone); then every run's validation read afresh per 512-byte window as well as
+# measured 1.0-1.1x one thread alone); then every run's validation read afresh per 512-byte window as well as
 # carried, its loss by position over four Austen novels (as experiments/carried_state), the table and
 # the figures. Each training run is also one command: titans train --config experiments/wikipedia/VARIANT.toml
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p runs
 out=experiments/wikipedia
+rm -f runs/wikipedia-wall-seconds.txt  # this round's wall times only
 train() {  # name, variant, extra flags
     local name=$1 variant=$2 start
     shift 2
@@ -23,14 +24,18 @@ read_back() {  # name: validation without carried state, and loss by position on
 }
 (train mac mac; train mag mag; train transformer transformer; train swa swa
  for name in mac mag transformer swa; do read_back $name; done) &
+first=$!
 (train mac-seed1 mac --seed 1; train mal mal; train lmm lmm; train transformer-seed1 transformer --seed 1
  for name in mac-seed1 mal lmm transformer-seed1; do read_back $name; done) &
-wait
+second=$!
+wait $first  # a failed lane stops the script here, before the table
+wait $second
 python "$out/table.py" > "$out/table.md"
 # the five models with a bounded state in the figure; Transformer++ past its 512-byte training context
 # (2.8-6.4 bits per byte) would flatten it, so its readings are kept as JSON beside it
-python experiments/carried_state/plot.py mac=runs/wikipedia-mac/by_position mac-seed1=runs/wikipedia-mac-seed1/by_position \
-    mag=runs/wikipedia-mag/by_position mal=runs/wikipedia-mal/by_position lmm=runs/wikipedia-lmm/by_position \
+python experiments/carried_state/plot.py mac=runs/wikipedia-mac/by_position \
+    mac-seed1=runs/wikipedia-mac-seed1/by_position mag=runs/wikipedia-mag/by_position \
+    mal=runs/wikipedia-mal/by_position lmm=runs/wikipedia-lmm/by_position \
     swa=runs/wikipedia-swa/by_position --out "$out/by_position" > "$out/by_position/gains.md"
 for name in transformer transformer-seed1; do
     cp "runs/wikipedia-$name/by_position/by_position.json" "$out/by_position/$name.json"

@@ -37,6 +37,8 @@ def long_gain(run: Path) -> float | None:
     if not path.exists():
         return None
     bins = [b for b in json.loads(path.read_text())["bins"] if LONG_BINS[0] <= b["start"] < LONG_BINS[1]]
+    if not bins:  # read over shorter documents
+        return None
     return sum(b["gain"] * b["bytes"] for b in bins) / sum(b["bytes"] for b in bins)
 
 
@@ -55,7 +57,7 @@ def main() -> None:
         run = ROOT / "runs" / f"wikipedia-{name}"
         valid = validations(run)
         if not valid:
-            print(f"| {name} | not run |" + " |" * 7)
+            print(f"| {name} | no validation yet |" + " |" * 7)
             continue
         last = valid[-1]
         finals[name] = last["bits_per_byte"]
