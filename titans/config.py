@@ -50,7 +50,8 @@ class TitansConfig:
     """The memory's forgetting gate alpha at initialisation (a long-context recall model wants it small)."""
     memory_normalize_values: bool = True
     """l2-normalise the memory's values per head like its keys and queries (a deviation from the paper, which
-    normalises only q and k; see NeuralMemory's normalize_values for why, experiments/stability/README.md for the measurement)."""
+    normalises only q and k; NeuralMemory's normalize_values says why, experiments/stability/README.md what
+    it does to the main job)."""
     rope_base: float = 10000.0
     """RoPE base frequency."""
     tie_embeddings: bool = True
