@@ -17,7 +17,15 @@ train --set memory_theta_max=0.004 --out runs/stability-theta-8x > runs/stabilit
 theta=$!
 wait $raw  # a run that fails (or diverges: titans train exits non-zero) stops the script here
 wait $theta
-titans train --no-progress --out runs/stability-default > runs/stability-default.log 2>&1
+# a second seed of the main job and of the paper's values, the spread the differences are read against
+train --seed 1 --out runs/stability-default-seed1 > runs/stability-default-seed1.log 2>&1 &
+raw=$!
+train --seed 1 --set memory_normalize_values=false --out runs/stability-raw-values-seed1 \
+    > runs/stability-raw-values-seed1.log 2>&1 &
+theta=$!
+wait $raw
+wait $theta
+titans train --no-progress --out runs/stability-default > runs/stability-default.log 2>&1  # the main job itself
 for run in default raw-values theta-8x; do
     python "$out/gates.py" "runs/stability-$run" --out "$out/gates-$run.png"
 done
