@@ -154,8 +154,8 @@ class TitansConfig:
         """A short hash of the configuration (what a saved state must have been made with)."""
         fields = self.to_dict()
         # fields added later, where they mean what configs saved before them meant: those states stay valid
-        for later in ("final_norm", "memory_normalize_values"):
-            if fields[later]:
+        for later, before in _FIELDS_ADDED_LATER.items():
+            if fields[later] == before:
                 del fields[later]
         if self.variant != "mac" or self.mac_memory_writes == "attention":
             del fields["mac_memory_writes"]
@@ -191,6 +191,10 @@ PRESETS: dict[str, dict] = {
     "760m": dict(vocab_size=32000, dim=1536, layers=24, heads=16, window=1024, segment=1024, persistent=4,
                  memory_heads=16, memory_chunk=64),
 }
+
+
+# fields added to TitansConfig after states had been saved, with the value that configs without them meant
+_FIELDS_ADDED_LATER = {"final_norm": True, "memory_normalize_values": True}
 
 
 # parameters (millions) of each preset's Transformer++ / SWA and MAG / MAC / MAL models, as built;

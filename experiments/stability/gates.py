@@ -8,10 +8,10 @@ and the steps skipped for a non-finite loss or gradient or never reached (a step
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
+from titans.cli.loading import run_train_config
 from titans.train.metrics import read_metrics
 
 GATES = ("theta", "eta", "alpha", "inner_loss")
@@ -74,8 +74,8 @@ def main() -> None:
         raise SystemExit(f"{args.run / 'metrics.jsonl'} has no training records yet")
     if not layers(train):
         raise SystemExit(f"{args.run} logged no memory gates: is it a model with a neural memory (mac, mag, mal, lmm)?")
-    steps = json.loads((args.run / "train_config.json").read_text())["steps"]
-    skipped = skipped_steps(train, steps)
+    config = run_train_config(args.run)
+    skipped = skipped_steps(train, train[-1]["step"] if config is None else config.steps)
     plot(train, valid, args.out, f"{args.run.name}: {len(train)} steps, {len(skipped)} skipped")
     last = train[-1]
     validation = f"; final validation {valid[-1]['bits_per_byte']:.3f} bits per byte" if valid else ""

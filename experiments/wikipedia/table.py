@@ -15,7 +15,7 @@ import statistics
 from pathlib import Path
 
 from titans import TitansConfig, TitansLM
-from titans.train.config import TrainConfig
+from titans.cli.loading import run_train_config
 from titans.train.metrics import read_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ def validations(run: Path) -> list[dict]:
 
 
 def model_config(run: Path) -> TitansConfig:
-    return TrainConfig.from_dict(json.loads((run / "train_config.json").read_text())).model_config(vocab_size=256)
+    return run_train_config(run).model_config(vocab_size=256)  # byte tokens
 
 
 def long_gain(run: Path) -> float | None:

@@ -210,7 +210,7 @@ def test_unnormalised_values_reach_every_memory(variant):
     raw = TitansLM(TitansConfig.from_name("tiny", variant=variant, memory_normalize_values=False))
     raw.load_state_dict(normalised.state_dict())  # the same weights: only the values' norm differs
     assert all(not block.memory.normalize_values for block in raw.blocks)
-    # a field added later: configs saved before it keep their fingerprint (and so their saved states)
+    # a state saved with raw values must not load into a model that normalises them, nor the other way
     assert raw.config.fingerprint() != normalised.config.fingerprint()
     tokens = torch.randint(0, 256, (1, 32), generator=torch.Generator().manual_seed(0))
     assert not torch.allclose(raw(tokens)[0], normalised(tokens)[0], atol=1e-4)
@@ -274,7 +274,8 @@ def test_mac_writing_the_attention_output_is_causal_and_streams_exactly():
 
 def test_a_mac_config_saved_before_the_write_choice_keeps_its_model_and_fingerprint():
     written_y = make_model("mac", mac_memory_writes="attention").config
-    before = {k: v for k, v in written_y.to_dict().items() if k not in ("mac_memory_writes", "memory_normalize_values")}
+    before = {k: v for k, v in written_y.to_dict().items()
+              if k not in ("mac_memory_writes", "memory_normalize_values")}
     assert TitansConfig.from_dict(before) == written_y  # it wrote y then, and still does
     assert written_y.fingerprint() == hashlib.sha256(json.dumps(
         {k: v for k, v in before.items() if k != "final_norm" or not v}, sort_keys=True).encode()).hexdigest()[:16]
