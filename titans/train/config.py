@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import PRESETS, VARIANTS, TitansConfig
+from ..data.subword import subword_vocab_size
 from ..eval.task_batches import MIN_SAMPLE_LENGTH
 
 
@@ -41,8 +42,9 @@ class TrainConfig:
     and schedule: fine-tuning, or a curriculum in stages. The model must be configured the same, but for the
     attention window and MAC segment ("": a fresh initialisation)."""
     tokenizer: str = "bytes"
-    """bytes (vocab 256), llama2 (the 32K SentencePiece of the paper's family), a SentencePiece .model path, or
-    nucleotides / nucleotides-masked for DNA."""
+    """bytes (vocab 256), bpe-N (a SentencePiece BPE of N pieces fitted to the training split, cached; see
+    titans.data.subword), llama2 (the 32K SentencePiece of the paper's family), a SentencePiece .model path,
+    or nucleotides / nucleotides-masked for DNA."""
     valid_fraction: float = 0.05
     """Share of the corpus held out for validation (deterministic; see titans.data.split_documents)."""
     context: int = 256
@@ -131,6 +133,10 @@ class TrainConfig:
         if self.data.startswith("tasks:") and self.tokenizer != "bytes":
             fail(f"data = {self.data!r} with tokenizer = {self.tokenizer!r}",
                  "long-context task samples are measured in bytes; use tokenizer = bytes")
+        try:
+            subword_vocab_size(self.tokenizer)
+        except ValueError as error:
+            fail(str(error), "or use bytes, llama2, a SentencePiece .model file or a saved tokenizer folder")
         if "vocab_size" in self.model:
             fail("model.vocab_size is set", "the tokenizer decides the vocabulary; remove it")
         self.model_config(256)  # unknown or invalid model fields fail now, not after the data is loaded

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from ..data import get_tokenizer, load_documents, split_documents
 from ..data.batching import Batch, PackedLanes
+from ..data.subword import fit_subword_tokenizer, subword_vocab_size
 from ..data.tokenizers import encode_compact, token_byte_lengths
 from ..eval.perplexity import LanguageModelScore, score_language_model
 from ..eval.task_batches import TaskBatches, is_task_mixture, parse_mixture
@@ -187,7 +188,6 @@ class Trainer:
                              f"{self.topology.world} processes x {config.accumulation} micro-batches")
         self.run_dir = Path(config.out)
         self._bar = None
-        self.tokenizer = get_tokenizer(config.tokenizer)
         if documents is None and is_task_mixture(config.data):
             self._task_batches()
         else:
@@ -209,6 +209,9 @@ class Trainer:
     def _packed_lanes(self, docs) -> None:
         config = self.config
         train_docs, valid_docs = split_documents(docs, config.valid_fraction)
+        pieces = subword_vocab_size(config.tokenizer)  # "bpe-N": fitted to the training split alone
+        self.tokenizer = (fit_subword_tokenizer([d.text for d in train_docs], pieces) if pieces
+                          else get_tokenizer(config.tokenizer))
         self.train_lanes = PackedLanes([encode_compact(self.tokenizer, d.text) for d in train_docs], config.rows,
                                        config.context, seed=config.seed)
         valid_tokens = [encode_compact(self.tokenizer, d.text) for d in valid_docs]
@@ -219,6 +222,7 @@ class Trainer:
         """Long-context task samples (titans.eval.task_batches): only the answers are scored, and
         validation draws other samples of the same mixture."""
         config = self.config
+        self.tokenizer = get_tokenizer(config.tokenizer)
         names = parse_mixture(config.data)
         rows, context, questions = config.rows, config.context, config.task_questions
         self.train_lanes = TaskBatches(names, rows, context, seed=config.seed, questions=questions,
