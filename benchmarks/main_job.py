@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from titans import TitansConfig, TitansLM
+from titans.data.subword import subword_vocab_size
 from titans.train import Trainer
 from titans.train.config import TrainConfig
 
@@ -89,18 +90,23 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per model (default: 10)")
     parser.add_argument("--out", default="runs/main-job-benchmark", help="run folders (default: %(default)s)")
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--tokenizer", help="both models with this tokenizer, bytes or bpe-N (default: the main "
+                                            "job's)")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
 
     main = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig()).replace(out=args.out)
-    vocab = 256 if main.tokenizer == "bytes" else None
+    if args.tokenizer:
+        main = main.replace(tokenizer=args.tokenizer)
+    vocab = 256 if main.tokenizer == "bytes" else subword_vocab_size(main.tokenizer)
     if vocab is None:
-        sys.exit("this benchmark assumes the main job's byte tokenizer")
+        sys.exit(f"this benchmark takes bytes or bpe-N, not {main.tokenizer!r}")
     baseline = main.replace(variant="transformer", model=matched_transformer(main, vocab))
     rows = [train_for(main, args.minutes, vocab, f"titans-{main.variant}"),
             train_for(baseline, args.minutes, vocab, "transformer++")]
 
-    print(f"\n{torch.get_num_threads()} threads, torch {torch.__version__}, budget {args.minutes:g} min per model\n")
+    print(f"\n{torch.get_num_threads()} threads, torch {torch.__version__}, tokenizer {main.tokenizer}, "
+          f"budget {args.minutes:g} min per model\n")
     print("| model | parameters | step (s) | steps | tokens | wall (min) | tokens/s | validation bits per byte |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -92,8 +92,32 @@ def test_a_run_fits_it_to_the_training_split_and_saves_it(tmp_path, monkeypatch,
     expected = fit_subword_tokenizer([d.text for d in train], 400)
     assert trainer.tokenizer.model_proto() == expected.model_proto()  # the held-out text did not shape it
     assert trainer.module.config.vocab_size == 400
-    summary = trainer.run()
-    assert 0 < summary.validation.bits_per_byte < 12
+    assert trainer.token_bytes.tolist() == expected.byte_lengths()  # bits per byte divide by these
+    trainer.run()
     saved = load_tokenizer(find_checkpoint(run) / "tokenizer")
     assert saved.model_proto() == expected.model_proto() and saved.name == "bpe-400"
     assert json.loads((run / "train_config.json").read_text())["tokenizer"] == "bpe-400"
+
+    # the same weights on other text: init refuses the newly fitted vocabulary, and takes the saved one
+    other = [Document(d.name, prose(99) + d.text) for d in docs]
+    with pytest.raises(ValueError, match="another tokenizer.*give tokenizer = .*tokenizer to keep its vocabulary"):
+        Trainer(tiny_config(tmp_path / "other", tokenizer="bpe-400", init=str(run)), documents=other, progress=False)
+    kept = Trainer(tiny_config(tmp_path / "kept", tokenizer=str(find_checkpoint(run) / "tokenizer"), init=str(run)),
+                   documents=other, progress=False)
+    assert kept.tokenizer.model_proto() == expected.model_proto()
+
+    # a resume whose training text changed since the run began is refused, not trained on other ids
+    with pytest.raises(ValueError, match="resume: .*another tokenizer.*training text changed"):
+        Trainer(tiny_config(run, tokenizer="bpe-400", steps=3), documents=other, progress=False).run(resume=True)
+    assert Trainer(tiny_config(run, tokenizer="bpe-400", steps=3), documents=docs, progress=False).run(
+        resume=True).resumed_from == 3  # the same text: the same vocabulary, resumed (here: already finished)
+
+
+def test_a_line_longer_than_sentencepiece_takes_is_cut_at_spaces_and_fitted(monkeypatch):
+    line = prose(3).replace("\n", " ")  # one line of ~25K characters, like text8's single line
+    assert len(line) > subword.LINE_CHARS
+    parts = subword._cut(line)
+    assert "".join(parts) == line and all(len(p) <= subword.LINE_CHARS for p in parts)
+    assert all(p.startswith(" ") for p in parts[1:])  # cut before a space, never inside a word
+    tokenizer = fit_subword_tokenizer([line], 400)
+    assert tokenizer.decode(tokenizer.encode(line)) == line

@@ -9,8 +9,9 @@ digest of that text and the settings, and the run saves it beside every checkpoi
 
 The settings keep it lossless, so that bits per byte stay comparable with byte-level runs: no text
 normalisation, no dummy space before a document, whitespace kept as it is, digits split one by one, and
-byte fallback (a character never seen becomes its UTF-8 bytes, never ``<unk>``). Training runs on one
-thread so that the same text always gives the same vocabulary.
+byte fallback (a character never seen becomes its UTF-8 bytes, never ``<unk>``); the one byte count it
+gets wrong is a literal ``▁`` (U+2581, SentencePiece's own space mark) in the text, counted as one byte
+instead of three. Training runs on one thread so that the same text always gives the same vocabulary.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import io
 import os
 import re
+import tempfile
 from collections.abc import Sequence
 
 from .cache import data_dir
@@ -27,7 +29,8 @@ from .tokenizers import SentencePieceTokenizer
 PREFIX = "bpe-"
 MIN_VOCAB = 320  # the 256 byte pieces, <unk> and room for the text's characters and some merges
 MAX_VOCAB = 65536
-FIT_BYTES = 64 << 20  # fit on at most 64 MB of lines, taken evenly from the text, so that memory stays bounded
+FIT_CHARS = 64 << 20  # fit on at most 64M characters of lines, taken evenly from the text: memory stays bounded
+LINE_CHARS = 1 << 14  # longer lines (text8 is one line of 10^8) are cut at a space: SentencePiece skips long ones
 _SETTINGS_VERSION = 1  # bump when the options below change: the cache key includes it
 
 _OPTIONS = dict(model_type="bpe", byte_fallback=True, character_coverage=0.9995, split_digits=True,
@@ -39,9 +42,9 @@ _OPTIONS = dict(model_type="bpe", byte_fallback=True, character_coverage=0.9995,
 def subword_vocab_size(name: str) -> int | None:
     """The vocabulary size a ``"bpe-N"`` name asks for, None for any other name; a malformed or
     out-of-range N is an error that says what is accepted."""
-    if not isinstance(name, str) or not name.startswith(PREFIX):
+    if not name.startswith(PREFIX):
         return None
-    match = re.fullmatch(r"bpe-(\d+)", name)
+    match = re.fullmatch(re.escape(PREFIX) + r"(\d+)", name)
     if not match or not MIN_VOCAB <= int(match.group(1)) <= MAX_VOCAB:
         raise ValueError(f"tokenizer {name!r}: expected bpe-N with N pieces in [{MIN_VOCAB}, {MAX_VOCAB}], "
                          f"e.g. bpe-4096")
@@ -61,32 +64,45 @@ def fit_subword_tokenizer(texts: Sequence[str], vocab_size: int) -> SentencePiec
         return SentencePieceTokenizer(path, name=name)
     proto = _fit(lines, vocab_size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    partial.write_bytes(proto)
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(handle, "wb") as file:
+        file.write(proto)
     os.replace(partial, path)  # atomic: a process beside this one never reads half a model
     return SentencePieceTokenizer(path, name=name)
 
 
 def _fitting_lines(texts: Sequence[str]) -> list[str]:
-    """The texts' non-empty lines (SentencePiece fits on lines; newlines fall back to their byte), every
-    k-th one where there are more than FIT_BYTES of them."""
-    lines = [line for text in texts for line in text.split("\n") if line]
-    total = sum(len(line) for line in lines)
+    """The texts' non-empty lines (SentencePiece fits on lines; a newline falls back to its byte), long
+    ones cut at spaces, every k-th one where there are more than FIT_CHARS of them."""
+    lines = [part for text in texts for line in text.split("\n") if line for part in _cut(line)]
     if not lines:
         raise ValueError("cannot fit a subword tokenizer: the training documents have no text")
-    stride = max(1, -(-total // FIT_BYTES))
+    stride = max(1, -(-sum(map(len, lines)) // FIT_CHARS))
     return lines[::stride]
 
 
+def _cut(line: str) -> list[str]:
+    """``line`` in parts of at most LINE_CHARS characters, each ending before a space where there is one."""
+    parts, start = [], 0
+    while len(line) - start > LINE_CHARS:
+        end = line.rfind(" ", start + 1, start + LINE_CHARS)
+        end = end if end > start else start + LINE_CHARS
+        parts.append(line[start:end])
+        start = end
+    parts.append(line[start:])
+    return parts
+
+
 def _fit(lines: list[str], vocab_size: int) -> bytes:
+    """The model's bytes; SentencePiece's RuntimeError (e.g. "Vocabulary size is too high", when the text
+    has fewer distinct pieces than asked for) becomes a ValueError that says what to change."""
     import sentencepiece
 
     model = io.BytesIO()
     try:
         sentencepiece.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model,
                                                  vocab_size=vocab_size, **_OPTIONS)
-    except RuntimeError as error:  # e.g. "Vocabulary size is too high": the text has fewer possible pieces
+    except RuntimeError as error:
         raise ValueError(f"cannot fit a {vocab_size}-piece subword tokenizer to this text ({error}); ask for "
                          f"fewer pieces (bpe-N with a smaller N) or give more text") from None
     return model.getvalue()
-

@@ -281,6 +281,15 @@ def load_tokenizer(directory: str | os.PathLike) -> ByteTokenizer | SentencePiec
     return tokenizer
 
 
+def same_tokenizer(a, b) -> bool:
+    """Whether ``a`` and ``b`` give every text the same ids (the same kind, size and pieces)."""
+    def identity(t):
+        return (type(t).__name__, t.vocab_size, getattr(t, "masked", None),
+                t.model_proto() if isinstance(t, SentencePieceTokenizer) else None)
+
+    return identity(a) == identity(b)
+
+
 def encode_compact(tokenizer, text: str):
     """The ids of ``text`` as the tokenizer's numpy array where it has one (bytes, nucleotides: one byte per
     token), else as its list: what a corpus is held as (titans.data.batching takes either)."""

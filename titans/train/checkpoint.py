@@ -33,6 +33,8 @@ from torch.distributed.checkpoint.state_dict import (
     set_optimizer_state_dict,
 )
 
+from ..data.tokenizers import CONFIG_FILE as TOKENIZER_CONFIG
+from ..data.tokenizers import load_tokenizer, same_tokenizer
 from ..models import TitansLM
 
 FORMAT = "titans-checkpoint"
@@ -170,12 +172,33 @@ def verify_checkpoint(checkpoint: Path) -> dict:
 SPAN_FIELDS = frozenset({"window", "segment"})
 
 
+def initial_weights_folder(path: Path) -> Path:
+    """The folder TrainConfig.init names: a save_pretrained folder as it is, else the run's newest checkpoint."""
+    path = Path(path)
+    return path if (path / "model.safetensors").is_file() else find_checkpoint(path)
+
+
+def check_saved_tokenizer(folder: Path, tokenizer, action: str) -> None:
+    """Raise if the checkpoint ``folder`` saved a tokenizer other than ``tokenizer``: its weights were
+    trained on other token ids (a ``bpe-N`` fitted to other text has the same size and other pieces)."""
+    saved_folder = Path(folder) / "tokenizer"
+    if not (saved_folder / TOKENIZER_CONFIG).is_file():
+        return  # a save_pretrained folder keeps its tokenizer elsewhere, if at all
+    saved = load_tokenizer(saved_folder)
+    if not same_tokenizer(saved, tokenizer):
+        fix = {"resume": f"the training text changed since the run began (a bpe-N is fitted to it): train it "
+                         f"again in a new run folder, or start one with init = {folder} and tokenizer = {saved_folder}",
+               "init": f"give tokenizer = {saved_folder} to keep its vocabulary (a bpe-N is fitted to each run's "
+                       f"own training text)"}[action]
+        raise ValueError(f"{action}: {folder} was trained with another tokenizer ({saved!r}) than this run's "
+                         f"({tokenizer!r}); {fix}")
+
+
 def load_initial_weights(model, path: Path) -> None:
     """Copy the weights at ``path`` into ``model`` (TrainConfig.init): a run folder, a checkpoint, or a
     save_pretrained folder, whose model must be configured like ``model`` but for ``SPAN_FIELDS``
     (bfloat16 exports are cast back)."""
-    path = Path(path)
-    folder = path if (path / "model.safetensors").is_file() else find_checkpoint(path)
+    folder = initial_weights_folder(path)
     try:
         saved = TitansLM.from_pretrained(folder)
     except (SafetensorError, OSError, TypeError, ValueError, RuntimeError) as error:  # JSONDecodeError is a ValueError

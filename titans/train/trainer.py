@@ -36,6 +36,8 @@ from ..generate import Sampling, generate
 from ..models import TitansLM
 from .checkpoint import (
     CheckpointError,
+    check_saved_tokenizer,
+    initial_weights_folder,
     load_checkpoint,
     load_initial_weights,
     read_trainer,
@@ -188,6 +190,8 @@ class Trainer:
                              f"{self.topology.world} processes x {config.accumulation} micro-batches")
         self.run_dir = Path(config.out)
         self._bar = None
+        # a named tokenizer fails here, before a corpus is fetched; "bpe-N" is fitted to the training split
+        self.tokenizer = None if subword_vocab_size(config.tokenizer) else get_tokenizer(config.tokenizer)
         if documents is None and is_task_mixture(config.data):
             self._task_batches()
         else:
@@ -199,6 +203,7 @@ class Trainer:
         self.model = TitansLM(config.model_config(self.tokenizer.vocab_size)).to(self.device)
         if config.init:
             load_initial_weights(self.model, Path(config.init))
+            check_saved_tokenizer(initial_weights_folder(Path(config.init)), self.tokenizer, "init")
         self.model.gradient_checkpointing = config.checkpointing
         self.module = self.model
         self.model = wrap_model(self.model, self.topology, config.distributed, self.device)
@@ -209,9 +214,12 @@ class Trainer:
     def _packed_lanes(self, docs) -> None:
         config = self.config
         train_docs, valid_docs = split_documents(docs, config.valid_fraction)
-        pieces = subword_vocab_size(config.tokenizer)  # "bpe-N": fitted to the training split alone
-        self.tokenizer = (fit_subword_tokenizer([d.text for d in train_docs], pieces) if pieces
-                          else get_tokenizer(config.tokenizer))
+        if self.tokenizer is None:  # "bpe-N": one process fits it, the others read it from the cache
+            texts, pieces = [d.text for d in train_docs], subword_vocab_size(config.tokenizer)
+            if self.topology.is_main:
+                fit_subword_tokenizer(texts, pieces)
+            self.topology.barrier()
+            self.tokenizer = fit_subword_tokenizer(texts, pieces)
         self.train_lanes = PackedLanes([encode_compact(self.tokenizer, d.text) for d in train_docs], config.rows,
                                        config.context, seed=config.seed)
         valid_tokens = [encode_compact(self.tokenizer, d.text) for d in valid_docs]
@@ -222,7 +230,6 @@ class Trainer:
         """Long-context task samples (titans.eval.task_batches): only the answers are scored, and
         validation draws other samples of the same mixture."""
         config = self.config
-        self.tokenizer = get_tokenizer(config.tokenizer)
         names = parse_mixture(config.data)
         rows, context, questions = config.rows, config.context, config.task_questions
         self.train_lanes = TaskBatches(names, rows, context, seed=config.seed, questions=questions,
@@ -308,6 +315,7 @@ class Trainer:
         for checkpoint in candidates:
             try:
                 self._check_resumable(read_trainer(checkpoint))
+                check_saved_tokenizer(checkpoint, self.tokenizer, "resume")
                 restored = load_checkpoint(checkpoint, self.model, self.optimizer, rank=self.topology.rank)
             except CheckpointError as error:
                 damaged.append(f"{checkpoint.name}: {error}")
