@@ -172,12 +172,6 @@ def verify_checkpoint(checkpoint: Path) -> dict:
 SPAN_FIELDS = frozenset({"window", "segment"})
 
 
-def initial_weights_folder(path: Path) -> Path:
-    """The folder TrainConfig.init names: a save_pretrained folder as it is, else the run's newest checkpoint."""
-    path = Path(path)
-    return path if (path / "model.safetensors").is_file() else find_checkpoint(path)
-
-
 def check_saved_tokenizer(folder: Path, tokenizer, action: str) -> None:
     """Raise if the checkpoint ``folder`` saved a tokenizer other than ``tokenizer``: its weights were
     trained on other token ids (a ``bpe-N`` fitted to other text has the same size and other pieces)."""
@@ -194,11 +188,12 @@ def check_saved_tokenizer(folder: Path, tokenizer, action: str) -> None:
                          f"({tokenizer!r}); {fix}")
 
 
-def load_initial_weights(model, path: Path) -> None:
+def load_initial_weights(model, path: Path) -> Path:
     """Copy the weights at ``path`` into ``model`` (TrainConfig.init): a run folder, a checkpoint, or a
     save_pretrained folder, whose model must be configured like ``model`` but for ``SPAN_FIELDS``
-    (bfloat16 exports are cast back)."""
-    folder = initial_weights_folder(path)
+    (bfloat16 exports are cast back). Returns the folder the weights came from."""
+    path = Path(path)
+    folder = path if (path / "model.safetensors").is_file() else find_checkpoint(path)
     try:
         saved = TitansLM.from_pretrained(folder)
     except (SafetensorError, OSError, TypeError, ValueError, RuntimeError) as error:  # JSONDecodeError is a ValueError
@@ -211,6 +206,7 @@ def load_initial_weights(model, path: Path) -> None:
         raise ValueError(f"init: {folder} holds another model ({'; '.join(changed)}); "
                          f"set this run's model fields to match it")
     model.load_state_dict(saved.state_dict())
+    return folder
 
 
 def read_trainer(checkpoint: Path) -> dict:

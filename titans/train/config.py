@@ -136,7 +136,8 @@ class TrainConfig:
         try:
             subword_vocab_size(self.tokenizer)
         except ValueError as error:
-            fail(str(error), "or use bytes, llama2, a SentencePiece .model file or a saved tokenizer folder")
+            fail(str(error), "the other tokenizers are bytes, llama2, a SentencePiece .model file or a saved "
+                             "tokenizer folder")
         if "vocab_size" in self.model:
             fail("model.vocab_size is set", "the tokenizer decides the vocabulary; remove it")
         self.model_config(256)  # unknown or invalid model fields fail now, not after the data is loaded

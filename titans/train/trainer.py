@@ -37,7 +37,6 @@ from ..models import TitansLM
 from .checkpoint import (
     CheckpointError,
     check_saved_tokenizer,
-    initial_weights_folder,
     load_checkpoint,
     load_initial_weights,
     read_trainer,
@@ -202,8 +201,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.model = TitansLM(config.model_config(self.tokenizer.vocab_size)).to(self.device)
         if config.init:
-            load_initial_weights(self.model, Path(config.init))
-            check_saved_tokenizer(initial_weights_folder(Path(config.init)), self.tokenizer, "init")
+            check_saved_tokenizer(load_initial_weights(self.model, Path(config.init)), self.tokenizer, "init")
         self.model.gradient_checkpointing = config.checkpointing
         self.module = self.model
         self.model = wrap_model(self.model, self.topology, config.distributed, self.device)
@@ -217,9 +215,10 @@ class Trainer:
         if self.tokenizer is None:  # "bpe-N": one process fits it, the others read it from the cache
             texts, pieces = [d.text for d in train_docs], subword_vocab_size(config.tokenizer)
             if self.topology.is_main:
-                fit_subword_tokenizer(texts, pieces)
+                self.tokenizer = fit_subword_tokenizer(texts, pieces)
             self.topology.barrier()
-            self.tokenizer = fit_subword_tokenizer(texts, pieces)
+            if not self.topology.is_main:
+                self.tokenizer = fit_subword_tokenizer(texts, pieces)
         self.train_lanes = PackedLanes([encode_compact(self.tokenizer, d.text) for d in train_docs], config.rows,
                                        config.context, seed=config.seed)
         valid_tokens = [encode_compact(self.tokenizer, d.text) for d in valid_docs]
