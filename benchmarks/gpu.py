@@ -4,15 +4,16 @@
     python benchmarks/gpu.py --dry-run                                # every row at tiny shapes, CPU, seconds
 
 Rows:
-  - op: the memory op (``chunk_memory_update``, depth 2, expansion 4, chunk 64) forward + backward at
-    T = 4K, 16K, 64K with B x H = 32 heads of width D = 64 and 128: the PyTorch chunk walk
-    (``backend="torch"``) and the Triton kernels (``backend="triton"``), bf16 q / k / v, float32 gates
-    and state; PyTorch SDPA causal attention (FlashAttention) of the same heads and width; titans-pytorch's
+  - op: the memory op (``chunk_memory_update``, depth 2, expansion 4, chunk 32) forward + backward at
+    T = 4K, 16K, 64K with B x H = 32 heads of width D = 32, 64 and 128: the PyTorch chunk walk
+    (``backend="torch"``) and the Triton kernels (``backend="triton"``) where one program holds the
+    state (D = 32; wider needs the hidden width tiled, not done), bf16 q / k / v, float32 gates and state; PyTorch SDPA causal attention (FlashAttention) of the same heads and width; titans-pytorch's
     NeuralMemory at the same shape when installed (``pip install -e ".[bench]"``; the whole layer,
     projections included, and less work per token: see benchmarks/README.md).
   - model: the ``170m`` preset's training step (forward, backward, AdamW; batch 1, bf16 autocast) for
-    MAC, MAG, LMM and Transformer++ at 4K and 16K tokens; a row that runs out of memory is retried with
-    gradient checkpointing. Then MAG under ``torch.compile`` (steady steps; the row's wall time with
+    MAC, MAG, LMM and Transformer++ at 4K and 16K tokens (memory heads of width 48: the torch walk); a
+    row that runs out of memory is retried with gradient checkpointing. MAC again with 24 memory heads
+    of width 32 and chunks of 32, the sizes at which ``backend="auto"`` takes the Triton kernels. Then MAG under ``torch.compile`` (steady steps; the row's wall time with
     compilation in its note), and MAC at 64K with checkpointing for its peak memory (the estimate in
     benchmarks/README.md).
 TFLOP/s: the op's SPEC §1 count (forward ``22 D Dh + 4 b (D + Dh)`` per token and head, backward 2x);
@@ -38,7 +39,7 @@ import torch.nn.functional as F
 from titans.config import TitansConfig
 from titans.flops import flops_per_token
 from titans.models.lm import TitansLM
-from titans.ops import chunk_memory_update
+from titans.ops import chunk_memory_update, triton_walk
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,13 +57,15 @@ class Plan:
     long_context: int
     compiled: tuple  # variant, torch.compile backend
     reps: int
+    triton_model: dict  # config overrides under which the model's memory walks on the Triton kernels
 
 
-GPU = Plan("cuda", torch.bfloat16, (4096, 16384, 65536), (64, 128), 2, 16, 64, 4, "170m", (4096, 16384), 65536,
-           ("mag", "inductor"), 3)
+GPU = Plan("cuda", torch.bfloat16, (4096, 16384, 65536), (32, 64, 128), 2, 16, 32, 4, "170m", (4096, 16384), 65536,
+           ("mag", "inductor"), 3, dict(memory_heads=24, memory_chunk=32))
 # every row, tiny: the script's paths checked on the CPU (compiled through dynamo alone, and the one-graph
 # Transformer++: inductor, or MAG's several graphs, take minutes on two cores; tests/models/test_compile.py)
-DRY = Plan("cpu", torch.float32, (32,), (8, 16), 2, 2, 16, 2, "tiny", (16, 32), 64, ("transformer", "eager"), 1)
+DRY = Plan("cpu", torch.float32, (32,), (8, 16), 2, 2, 16, 2, "tiny", (16, 32), 64, ("transformer", "eager"), 1,
+           dict(memory_chunk=8))
 VARIANTS = ("mac", "mag", "lmm", "transformer")
 
 
@@ -142,9 +145,10 @@ def titans_pytorch_step(plan: Plan, T: int, D: int):
     return step, None  # other work per token than the op's count
 
 
-def model_step(plan: Plan, variant: str, T: int, checkpointing: bool, compile_backend: str | None = None):
+def model_step(plan: Plan, variant: str, T: int, checkpointing: bool, compile_backend: str | None = None,
+               overrides: dict | None = None):
     torch.manual_seed(0)
-    config = TitansConfig.from_name(plan.preset, variant=variant)
+    config = TitansConfig.from_name(plan.preset, variant=variant, **(overrides or {}))
     model = TitansLM(config).to(plan.device)
     model.gradient_checkpointing = checkpointing
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -199,9 +203,12 @@ def op_rows(table: Table, plan: Plan) -> None:
         for D in plan.widths:
             tokens = plan.batch * T
             table.measure("op", "torch", T, D, lambda: memory_op_step(plan, T, D, "torch"), tokens=tokens)
-            if no_triton:
+            too_wide = plan.device == "cuda" and not triton_walk.kernels_fit(D, plan.expansion * D, plan.chunk,
+                                                                              torch.device("cuda"))
+            if no_triton or too_wide:
+                why = no_triton or f"D x Dh = {D} x {plan.expansion * D} is over one program's state tile"
                 table.rows.append({"kind": "op", "impl": "triton", "T": T, "D": D, "tokens_s": None, "tflops": None,
-                                   "peak_gib": None, "note": f"not run: {no_triton}"})
+                                   "peak_gib": None, "note": f"not run: {why}"})
             else:
                 table.measure("op", "triton", T, D, lambda: memory_op_step(plan, T, D, "triton"), tokens=tokens)
             table.measure("op", "sdpa causal", T, D, lambda: sdpa_step(plan, T, D), tokens=tokens)
@@ -216,6 +223,10 @@ def model_rows(table: Table, plan: Plan) -> None:
             if row["note"] == "out of memory":
                 table.measure("model", variant, T, None, lambda: model_step(plan, variant, T, True), tokens=T,
                               note="gradient checkpointing")
+    for T in plan.model_lengths:
+        table.measure("model", "mac, triton walk", T, None,
+                      lambda: model_step(plan, "mac", T, False, overrides=plan.triton_model), tokens=T,
+                      note=", ".join(f"{k} {v}" for k, v in plan.triton_model.items()))
     T, (variant, backend) = plan.model_lengths[0], plan.compiled
     started = time.perf_counter()
     # the warm-up step compiles: the row's wall time, in the note, is mostly compilation

@@ -38,7 +38,7 @@ def run_with_grads(fn, inputs, leaves=None, **kwargs):
     }
     y, W, S = fn(**inputs, **kwargs)
     g = torch.Generator().manual_seed(123)
-    probe = lambda t: (t * torch.randn(t.shape, generator=g, dtype=t.dtype)).sum()  # noqa: E731
+    probe = lambda t: (t * torch.randn(t.shape, generator=g, dtype=t.dtype).to(t.device)).sum()  # noqa: E731
     loss = probe(y) + sum(probe(w) for w in W) + sum(probe(s) for s in S)
     leaves = flat(inputs) if leaves is None else leaves(inputs)
     grads = torch.autograd.grad(loss, leaves, allow_unused=True)

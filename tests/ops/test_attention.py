@@ -43,7 +43,7 @@ def outputs_and_grads(fn, inputs, **kwargs):
     leaves = {n: t.detach().clone().requires_grad_() for n, t in inputs.items() if t.is_floating_point()}
     others = {n: t for n, t in inputs.items() if not t.is_floating_point()}
     out = fn(**leaves, **others, **kwargs)
-    weight = rand(*out.shape, seed=99, dtype=out.dtype)
+    weight = rand(*out.shape, seed=99, dtype=out.dtype).to(out.device)
     grads = torch.autograd.grad((out * weight).sum(), list(leaves.values()))
     return out, dict(zip(leaves, grads))
 

@@ -61,8 +61,15 @@ def _compare(name: str, ref: torch.Tensor, out: torch.Tensor) -> None:
     assert err <= TOLERANCE[dtype] * scale, f"{name}: max error {err:.2e} (scale {scale:.2e})"
 
 
-def run_case(name: str) -> None:
-    make, op, expected = CASES[name]
+def _to(value, device):
+    if isinstance(value, tuple):
+        return tuple(_to(v, device) for v in value)
+    return value.to(device) if isinstance(value, torch.Tensor) else value
+
+
+def run_case(name: str, device: str = "cpu", cases: dict = CASES) -> None:
+    """One case on CPU tensors (the interpreter) or CUDA tensors (the compiled kernels)."""
+    make, op, expected = cases[name]
     op = dict(op)
     inputs = make_inputs(seed=len(name), **{"dtype": torch.float32, **make})
     B, _, T, _ = inputs["q"].shape
@@ -83,6 +90,7 @@ def run_case(name: str) -> None:
         inputs["eta"] = torch.where(pattern == 0, -1e4, inputs["eta"].log())
         inputs["alpha"] = torch.where(pattern == 1, -1e4, torch.where(pattern == 2, 0.0, torch.log1p(-inputs["alpha"])))
         op["log_gates"] = True
+    inputs, op = _to(inputs, device), {n: _to(v, device) for n, v in op.items()}
     if op.pop("no_grad", False):
         with torch.no_grad():
             ref = chunk_memory_update(**inputs, **op, backend="torch", return_inner_loss=True)

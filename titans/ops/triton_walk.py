@@ -42,12 +42,16 @@ def _shared_memory(device: torch.device) -> int:
     return getattr(torch.cuda.get_device_properties(device), "shared_memory_per_block_optin", 0)
 
 
-def _auto_fits(q: torch.Tensor, weights, chunk_size: int) -> bool:
-    tile = _block(weights[0].shape[-2]) * _block(weights[0].shape[-1])
-    if tile > _AUTO_MAX_TILE or chunk_size > _AUTO_MAX_CHUNK:
+def kernels_fit(d_in: int, d_out: int, chunk_size: int, device: torch.device) -> bool:
+    """Whether one program holds a first layer of ``d_in x d_out`` and a chunk, on this CUDA device."""
+    if _block(d_in) * _block(d_out) > _AUTO_MAX_TILE or chunk_size > _AUTO_MAX_CHUNK:
         return False
     needed = min(n for c, n in _AUTO_SHARED_BY_CHUNK.items() if chunk_size <= c)
-    return _shared_memory(q.device) >= needed
+    return _shared_memory(device) >= needed
+
+
+def _auto_fits(q: torch.Tensor, weights, chunk_size: int) -> bool:
+    return kernels_fit(weights[0].shape[-2], weights[0].shape[-1], chunk_size, q.device)
 
 
 def use_triton(backend: str, q: torch.Tensor, weights, chunk_size: int, *, weight_change: bool) -> bool:

@@ -1,0 +1,71 @@
+"""Every model on a CUDA device (issue 27): where the memory walks on the Triton kernels (backend
+"auto" at the tiny preset's sizes), the models give what the PyTorch walk gives, stay causal and stream
+exactly. Skipped without a GPU (the CPU tests cover the same properties in float64)."""
+
+import pytest
+import torch
+from model_inputs import TOKENS, make_model, tokens_for
+from test_models import run_split
+
+from titans.config import VARIANTS
+from titans.ops import triton_walk
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.fixture(autouse=True)
+def _no_tf32():
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    yield
+    torch.set_float32_matmul_precision(previous)
+
+
+def cuda_model(variant):
+    return make_model(variant).float().cuda()
+
+
+def logits_and_grads(model, tokens):
+    model.zero_grad(set_to_none=True)
+    logits, _ = model(tokens)
+    logits.square().mean().backward()
+    return logits.detach(), {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_triton_walk_in_the_model_equals_torch_walk(variant, monkeypatch):
+    model, tokens = cuda_model(variant), tokens_for().cuda()
+    took = []
+    choose = triton_walk.use_triton
+    monkeypatch.setattr(triton_walk, "use_triton", lambda *a, **k: took.append(choose(*a, **k)) or took[-1])
+    logits, grads = logits_and_grads(model, tokens)
+    monkeypatch.setattr(triton_walk, "use_triton", lambda *a, **k: False)
+    ref_logits, ref_grads = logits_and_grads(model, tokens)
+    if variant != "transformer":
+        assert took and all(took), f"the Triton walk should serve every memory call at these sizes: {took}"
+    torch.testing.assert_close(logits, ref_logits, atol=1e-4, rtol=1e-4)
+    assert grads.keys() == ref_grads.keys()
+    for name in grads:
+        torch.testing.assert_close(grads[name], ref_grads[name], atol=1e-4, rtol=1e-3, msg=name)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_causal_on_cuda(variant):
+    model, tokens = cuda_model(variant), tokens_for().cuda()
+    with torch.no_grad():
+        base, _ = model(tokens)
+        for t in (1, 7, 8, 16, 20, TOKENS - 1):
+            changed = tokens.clone()
+            changed[:, t] = (changed[:, t] + 1) % 256
+            out, _ = model(changed)
+            assert (out[:, :t] - base[:, :t]).abs().max() < 1e-5, f"token {t} changed an earlier logit"
+            assert (out[:, t] - base[:, t]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_streaming_equals_one_call_on_cuda(variant):
+    model, tokens = cuda_model(variant), tokens_for().cuda()
+    with torch.no_grad():
+        full, _ = model(tokens)
+        split, _ = run_split(model, tokens, [3, 8, 13, 26])
+    torch.testing.assert_close(split, full, atol=1e-4, rtol=1e-4)
