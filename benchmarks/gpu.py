@@ -5,21 +5,23 @@
 
 Rows:
   - op: the memory op (``chunk_memory_update``, depth 2, expansion 4, chunk 32) forward + backward at
-    T = 4K, 16K, 64K with B x H = 32 heads of width D = 32, 64 and 128: the PyTorch chunk walk
-    (``backend="torch"``) and the Triton kernels (``backend="triton"``) where one program holds the
-    state (D = 32; wider needs the hidden width tiled, not done), bf16 q / k / v, float32 gates and state; PyTorch SDPA causal attention (FlashAttention) of the same heads and width; titans-pytorch's
+    T = 4K, 16K, 64K with B x H = 32 heads of width D = 32, 64 and 128: the Triton kernels
+    (``backend="triton"``) where one program holds the state (D = 32; wider needs the hidden width
+    tiled, not done), the PyTorch chunk walk (``backend="torch"``), bf16 q / k / v, float32 gates and
+    state; PyTorch SDPA causal attention (FlashAttention) of the same heads and width; titans-pytorch's
     NeuralMemory at the same shape when installed (``pip install -e ".[bench]"``; the whole layer,
     projections included, and less work per token: see benchmarks/README.md).
   - model: the ``170m`` preset's training step (forward, backward, AdamW; batch 1, bf16 autocast) for
     MAC, MAG, LMM and Transformer++ at 4K and 16K tokens (memory heads of width 48: the torch walk); a
     row that runs out of memory is retried with gradient checkpointing. MAC again with 24 memory heads
-    of width 32 and chunks of 32, the sizes at which ``backend="auto"`` takes the Triton kernels. Then MAG under ``torch.compile`` (steady steps; the row's wall time with
-    compilation in its note), and MAC at 64K with checkpointing for its peak memory (the estimate in
-    benchmarks/README.md).
+    of width 32 and chunks of 32, the sizes at which ``backend="auto"`` takes the Triton kernels. Then
+    MAG under ``torch.compile`` (steady steps; the row's wall time with compilation in its note), and
+    MAC at 64K with checkpointing for its peak memory (the estimate in benchmarks/README.md).
 TFLOP/s: the op's SPEC §1 count (forward ``22 D Dh + 4 b (D + Dh)`` per token and head, backward 2x);
 attention ``2 T^2 D`` per head forward (causal half of 4 T^2 D), backward 2.5x; models
-``3 x titans.flops.flops_per_token``. Medians of --reps steps after a warm-up. Rows past --budget
-seconds are skipped, so the command ends in time whatever the GPU.
+``3 x titans.flops.flops_per_token``. Medians of up to 3 steps after a warm-up (fewer for a row whose
+warm-up step took over ROW_SECONDS / 3). Op rows past --budget seconds are skipped, and model
+rows past another --budget, so the command ends in time whatever the GPU.
 """
 
 from __future__ import annotations
@@ -74,10 +76,17 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+ROW_SECONDS = 30.0  # a slow row takes fewer repeats, so that it cannot spend the whole budget
+
+
 def median_seconds(step, device: str, reps: int) -> float:
+    sync(device)
+    start = time.perf_counter()
     step()  # warm-up: kernels compiled, allocations made
+    sync(device)
+    warm_up = time.perf_counter() - start
     times = []
-    for _ in range(reps):
+    for _ in range(max(1, min(reps, int(ROW_SECONDS / warm_up)))):
         sync(device)
         start = time.perf_counter()
         step()
@@ -169,7 +178,12 @@ class Table:
     """Rows measured in order, each skipped once the time budget is spent."""
 
     def __init__(self, plan: Plan, budget: float):
-        self.plan, self.budget, self.began, self.rows = plan, budget, time.perf_counter(), []
+        self.plan, self.budget, self.rows = plan, budget, []
+        self.restart()
+
+    def restart(self) -> None:
+        """The budget counts again from now (the op rows and the model rows have one each)."""
+        self.began = time.perf_counter()
 
     def measure(self, kind: str, impl: str, T: int, D: int | None, make, *, tokens: int, note: str = "") -> dict:
         row = {"kind": kind, "impl": impl, "T": T, "D": D, "tokens_s": None, "tflops": None, "peak_gib": None,
@@ -190,7 +204,9 @@ class Table:
             except torch.OutOfMemoryError:
                 row["note"] = "out of memory"
             except Exception as error:  # a row that fails is reported, and the others still run
-                row["note"] = f"failed: {type(error).__name__}: {str(error)[:120]}"
+                # the message's last line names the cause (TorchScript's first lines are a banner)
+                lines = str(error).strip().splitlines() or [""]
+                row["note"] = f"failed: {type(error).__name__}: {lines[-1][:200]}"
         self.rows.append(row)
         print(json.dumps(row), flush=True)
         return row
@@ -202,7 +218,6 @@ def op_rows(table: Table, plan: Plan) -> None:
     for T in plan.lengths:
         for D in plan.widths:
             tokens = plan.batch * T
-            table.measure("op", "torch", T, D, lambda: memory_op_step(plan, T, D, "torch"), tokens=tokens)
             too_wide = plan.device == "cuda" and not triton_walk.kernels_fit(D, plan.expansion * D, plan.chunk,
                                                                               torch.device("cuda"))
             if no_triton or too_wide:
@@ -211,6 +226,7 @@ def op_rows(table: Table, plan: Plan) -> None:
                                    "peak_gib": None, "note": f"not run: {why}"})
             else:
                 table.measure("op", "triton", T, D, lambda: memory_op_step(plan, T, D, "triton"), tokens=tokens)
+            table.measure("op", "torch", T, D, lambda: memory_op_step(plan, T, D, "torch"), tokens=tokens)
             table.measure("op", "sdpa causal", T, D, lambda: sdpa_step(plan, T, D), tokens=tokens)
             if has_baseline:
                 table.measure("op", "titans-pytorch", T, D, lambda: titans_pytorch_step(plan, T, D), tokens=tokens)
@@ -252,7 +268,8 @@ def print_table(rows: list[dict], plan: Plan) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true", help="every row at tiny shapes on the CPU")
-    parser.add_argument("--budget", type=float, default=360.0, help="seconds after which rows are skipped")
+    parser.add_argument("--budget", type=float, default=200.0,
+                        help="seconds after which the op rows, and again the model rows, are skipped")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
     plan = DRY if args.dry_run else GPU
@@ -260,6 +277,7 @@ def main() -> None:
         parser.error("no CUDA device: run on a GPU machine, or --dry-run to check the script on the CPU")
     table = Table(plan, args.budget)
     op_rows(table, plan)
+    table.restart()
     model_rows(table, plan)
     print_table(table.rows, plan)
     if args.json:

@@ -15,16 +15,16 @@ def rand(*shape, seed, dtype=torch.float64):
 
 
 def make(T, C, n_sinks=0, holes=False, heads=(HQ, HKV), sink_batch=B, sink_q=False, resets=False,
-         dtype=torch.float64, seed=0):
+         dtype=torch.float64, seed=0, width=DH):
     Hq, Hkv = heads
     L = C + T
-    inputs = dict(q=rand(B, Hq, T, DH, seed=seed, dtype=dtype), k=rand(B, Hkv, L, DH, seed=seed + 1, dtype=dtype),
-                  v=rand(B, Hkv, L, DH, seed=seed + 2, dtype=dtype))
+    inputs = dict(q=rand(B, Hq, T, width, seed=seed, dtype=dtype),
+                  k=rand(B, Hkv, L, width, seed=seed + 1, dtype=dtype), v=rand(B, Hkv, L, width, seed=seed + 2, dtype=dtype))
     if n_sinks:
-        inputs["sink_k"] = rand(sink_batch, Hkv, n_sinks, DH, seed=seed + 3, dtype=dtype)
-        inputs["sink_v"] = rand(sink_batch, Hkv, n_sinks, DH, seed=seed + 4, dtype=dtype)
+        inputs["sink_k"] = rand(sink_batch, Hkv, n_sinks, width, seed=seed + 3, dtype=dtype)
+        inputs["sink_v"] = rand(sink_batch, Hkv, n_sinks, width, seed=seed + 4, dtype=dtype)
     if sink_q:
-        inputs["sink_q"] = rand(B, Hq, T, DH, seed=seed + 5, dtype=dtype)
+        inputs["sink_q"] = rand(B, Hq, T, width, seed=seed + 5, dtype=dtype)
     if holes:
         g = torch.Generator().manual_seed(seed + 6)
         key_mask = torch.rand(B, L, generator=g) > 0.3

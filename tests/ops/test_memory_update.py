@@ -354,3 +354,15 @@ def test_the_split_walk_keeps_inference_mode_and_no_grad():
     with torch.inference_mode():
         y, W, _ = chunk_memory_update(**inputs, chunk_size=8)
     assert y.is_inference() and not W[0].requires_grad
+
+
+def test_the_walk_is_split_over_threads_on_the_cpu_only():
+    from titans.ops.row_parallel import row_parts
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert row_parts(5, torch.device("cpu")) == [slice(0, 2), slice(2, 5)]
+        assert row_parts(5, torch.device("meta")) == [slice(0, 5)]  # a GPU walks all rows in one slice
+    finally:
+        torch.set_num_threads(threads)

@@ -66,7 +66,8 @@ ATTENTION_CASES = [  # T, C, window, sinks, holes, resets
 def test_attention_paths_equal_reference_on_cuda(backend, T, C, window, sinks, holes, resets):
     if backend == "blocked" and window is None:
         pytest.skip("the blocked path needs a window")
-    inputs = make(T, C, n_sinks=sinks, holes=holes, resets=resets, sink_q=sinks > 0)
+    # heads of width 16: flex's CUDA kernel takes no narrower (auto keeps narrower heads off it)
+    inputs = make(T, C, n_sinks=sinks, holes=holes, resets=resets, sink_q=sinks > 0, width=16)
     inputs = {n: (t.float() if t.is_floating_point() else t).cuda() for n, t in inputs.items()}
     out, grads = outputs_and_grads(sliding_window_attention, inputs, window=window, backend=backend)
     ref, ref_grads = outputs_and_grads(attention_reference, {n: t.double() if t.is_floating_point() else t
@@ -74,3 +75,11 @@ def test_attention_paths_equal_reference_on_cuda(backend, T, C, window, sinks, h
     torch.testing.assert_close(out.double(), ref, atol=2e-5, rtol=0)
     for name in ref_grads:
         torch.testing.assert_close(grads[name].double(), ref_grads[name], atol=1e-4, rtol=0, msg=f"grad of {name}")
+
+
+def test_auto_keeps_heads_narrower_than_flex_takes_off_flex():
+    inputs = make(200, 0, n_sinks=2, width=8)
+    inputs = {n: (t.float() if t.is_floating_point() else t).cuda() for n, t in inputs.items()}
+    out = sliding_window_attention(**inputs, window=64)
+    ref = attention_reference(**{n: t.double() if t.is_floating_point() else t for n, t in inputs.items()}, window=64)
+    torch.testing.assert_close(out.double(), ref, atol=2e-5, rtol=0)

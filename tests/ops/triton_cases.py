@@ -62,6 +62,8 @@ def _compare(name: str, ref: torch.Tensor, out: torch.Tensor) -> None:
 
 
 def _to(value, device):
+    if isinstance(value, dict):
+        return {n: _to(v, device) for n, v in value.items()}
     if isinstance(value, tuple):
         return tuple(_to(v, device) for v in value)
     return value.to(device) if isinstance(value, torch.Tensor) else value
@@ -90,7 +92,7 @@ def run_case(name: str, device: str = "cpu", cases: dict = CASES) -> None:
         inputs["eta"] = torch.where(pattern == 0, -1e4, inputs["eta"].log())
         inputs["alpha"] = torch.where(pattern == 1, -1e4, torch.where(pattern == 2, 0.0, torch.log1p(-inputs["alpha"])))
         op["log_gates"] = True
-    inputs, op = _to(inputs, device), {n: _to(v, device) for n, v in op.items()}
+    inputs, op = _to(inputs, device), _to(op, device)
     if op.pop("no_grad", False):
         with torch.no_grad():
             ref = chunk_memory_update(**inputs, **op, backend="torch", return_inner_loss=True)

@@ -29,6 +29,7 @@ from .attention_flex import flex_window_attention
 from .inputs import compute_dtype
 
 BACKENDS = ("auto", "blocked", "sdpa", "flex")
+_FLEX_MIN_WIDTH = 16
 
 
 def document_starts(reset: torch.Tensor, offset: int) -> torch.Tensor:
@@ -208,8 +209,10 @@ def _choose_backend(backend, q, window, sink_k, key_mask, reset, L) -> str:
         return backend
     plain_causal = window is None and sink_k is None and key_mask is None and reset is None and L == q.shape[2]
     # flex on a GPU, except where SDPA's flash kernel serves (plain causal) or a tile of queries is not
-    # filled (decoding reads w keys on the blocked path); flex has no float64 kernels
-    if q.is_cuda and not plain_causal and q.shape[2] >= _FLEX_BLOCK and q.dtype != torch.float64:
+    # filled (decoding reads w keys on the blocked path); flex has no float64 kernels, and its CUDA kernel
+    # takes heads of width 16 or more (torch 2.11 on an H100: "NYI: embedding dimension ... at least 16")
+    if (q.is_cuda and not plain_causal and q.shape[2] >= _FLEX_BLOCK and q.dtype != torch.float64
+            and q.shape[-1] >= _FLEX_MIN_WIDTH):
         return "flex"
     return "sdpa" if window is None else "blocked"
 

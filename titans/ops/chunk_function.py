@@ -51,6 +51,7 @@ class ChunkedMemory(torch.autograd.Function):
         y = q_.new_empty(q_.shape)
         inner_loss = q_.new_empty(q_.shape[:-1])
         change = q_.new_empty(q_.shape[:-1]) if measure_change else None
+        flush = _flushes(q)
 
         def walk(rows: slice):
             W, S, chunks = [w[rows] for w in W_in], [m[rows] for m in S_in], []
@@ -67,11 +68,11 @@ class ChunkedMemory(torch.autograd.Function):
                 if needs_backward:  # else (no_grad inference) only one chunk is held at a time
                     chunks.append((W, S, saved))
                 W, S = new_W, new_S
-                if n % _FLUSH_EVERY == _FLUSH_EVERY - 1 or n == N - 1:
+                if flush and (n % _FLUSH_EVERY == _FLUSH_EVERY - 1 or n == N - 1):
                     W, S = flush_small_(W, _STATE_FLUSH), flush_small_(S, _STATE_FLUSH)
             return W, S, chunks
 
-        parts = row_parts(B * H)
+        parts = row_parts(B * H, q.device)
         walked = in_parallel(walk, parts)
         W, S = _join_rows([w for w, _, _ in walked]), _join_rows([m for _, m, _ in walked])
         ctx.config, ctx.shape, ctx.parts = config, (B, H), parts
@@ -104,6 +105,7 @@ class ChunkedMemory(torch.autograd.Function):
         flat = lambda t: t.reshape(B * H, *t.shape[2:])  # noqa: E731
         q_, k_, v_, qk_, A_, Bm_, C_, s_, e_ = map(flat, (q, k, v, qk, A, Bm, C, s, e))
         reset_at = _reset_inputs(R, after, reset_tensors, depth, flat, (B, H, N, b))
+        flush = _flushes(q)
         dy_ = torch.zeros_like(q_) if dy is None else flat(dy)
         grads = [torch.empty_like(t) for t in (q_, k_, v_, qk_, A_, Bm_, C_, s_, e_)]
         if R is not None:
@@ -124,7 +126,7 @@ class ChunkedMemory(torch.autograd.Function):
                     reset_at(n, rows),
                 )
                 dW, dS = chunk_grads[0], chunk_grads[1]
-                if n % _FLUSH_EVERY == 0:
+                if flush and n % _FLUSH_EVERY == 0:
                     dW, dS = flush_small_(dW), flush_small_(dS)
                 for full, g in zip(grads, chunk_grads[2:]):
                     full[rows, n] = g
@@ -144,6 +146,12 @@ class ChunkedMemory(torch.autograd.Function):
         if R is not None:
             out += [*map(unflat, dW0), *map(unflat, d_reset_keys)]
         return tuple(out)
+
+
+def _flushes(t: torch.Tensor) -> bool:
+    """Whether the walk flushes tiny state to zero: on the CPU only, whose subnormal arithmetic is slow;
+    a GPU's is not, and there each flush is three more kernel launches per chunk."""
+    return t.device.type == "cpu"
 
 
 def _join_rows(parts: list[list[torch.Tensor]]) -> list[torch.Tensor]:
