@@ -11,6 +11,8 @@ Rows:
     state; PyTorch SDPA causal attention (FlashAttention) of the same heads and width; titans-pytorch's
     NeuralMemory at the same shape when installed (``pip install -e ".[bench]"``; the whole layer,
     projections included, and less work per token: see benchmarks/README.md).
+  - kernel settings: the Triton walk at T = 16K, D = 32 with IEEE or TF32 dots and 4, 8 or 16 warps
+    (the default, TF32 and 8, was chosen from the compiler's spill report: ``triton_walk.NUM_WARPS``).
   - model: the ``170m`` preset's training step (forward, backward, AdamW; batch 1, bf16 autocast) for
     MAC, MAG, LMM and Transformer++ at 4K and 16K tokens (memory heads of width 48: the torch walk); a
     row that runs out of memory is retried with gradient checkpointing. MAC again with 24 memory heads
@@ -128,6 +130,24 @@ def memory_op_step(plan: Plan, T: int, D: int, backend: str):
     return step, flops
 
 
+KERNEL_SETTINGS = (("ieee", 4), ("tf32", 4), ("tf32", 8), ("tf32", 16))  # (dot precision, warps); default: tf32, 8
+
+
+def kernel_setting_step(plan: Plan, T: int, D: int, precision: str, warps: int):
+    """The Triton walk with its dots' precision and warps set (what the compiler's spill report chose)."""
+    step, flops = memory_op_step(plan, T, D, "triton")
+
+    def with_setting():
+        choose, default_warps = triton_walk._precision, triton_walk.NUM_WARPS
+        triton_walk._precision, triton_walk.NUM_WARPS = (lambda t: precision), warps
+        try:
+            step()
+        finally:
+            triton_walk._precision, triton_walk.NUM_WARPS = choose, default_warps
+
+    return with_setting, flops
+
+
 def sdpa_step(plan: Plan, T: int, D: int):
     q, k, v = (torch.randn(plan.batch, plan.heads, T, D, device=plan.device, dtype=plan.dtype).requires_grad_()
                for _ in range(3))
@@ -232,6 +252,17 @@ def op_rows(table: Table, plan: Plan) -> None:
                 table.measure("op", "titans-pytorch", T, D, lambda: titans_pytorch_step(plan, T, D), tokens=tokens)
 
 
+def kernel_rows(table: Table, plan: Plan) -> None:
+    """The Triton walk at its settings' alternatives, at one size where it runs."""
+    T, D = plan.lengths[min(1, len(plan.lengths) - 1)], plan.widths[0]
+    if triton_usable(plan.device) or not (plan.device != "cuda" or triton_walk.kernels_fit(
+            D, plan.expansion * D, plan.chunk, torch.device("cuda"))):
+        return
+    for precision, warps in KERNEL_SETTINGS:
+        table.measure("op", f"triton {precision}, {warps} warps", T, D,
+                      lambda: kernel_setting_step(plan, T, D, precision, warps), tokens=plan.batch * T)
+
+
 def model_rows(table: Table, plan: Plan) -> None:
     for T in plan.model_lengths:
         for variant in VARIANTS:
@@ -277,6 +308,7 @@ def main() -> None:
         parser.error("no CUDA device: run on a GPU machine, or --dry-run to check the script on the CPU")
     table = Table(plan, args.budget)
     op_rows(table, plan)
+    kernel_rows(table, plan)
     table.restart()
     model_rows(table, plan)
     print_table(table.rows, plan)

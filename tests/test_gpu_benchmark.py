@@ -25,7 +25,8 @@ def test_dry_run_measures_every_row(tmp_path):
     assert not [r for r in rows if r["note"].startswith(("failed", "skipped", "out of memory"))], rows
     impls = {"torch", "sdpa causal"}
     if importlib.util.find_spec("triton") is not None:
-        impls.add("triton")
+        impls |= {"triton", "triton ieee, 4 warps", "triton tf32, 4 warps", "triton tf32, 8 warps",
+                  "triton tf32, 16 warps"}
     if importlib.util.find_spec("titans_pytorch") is not None:
         impls.add("titans-pytorch")
     op = [r for r in rows if r["kind"] == "op" and r["tokens_s"] is not None]

@@ -35,6 +35,11 @@ def _interpreting() -> bool:
 _AUTO_MAX_TILE = 32 * 128
 _AUTO_SHARED_BY_CHUNK = {16: 162816, 32: 212992}
 _AUTO_MAX_CHUNK = max(_AUTO_SHARED_BY_CHUNK)
+# The state lives in registers, and 4 warps have too few of them: compiled for sm_90a at D = 32,
+# Dh = 128, chunk 32, TF32 (ptxas), 8 warps took the spill stores per thread from 6.4 to 2.4 KB forward
+# and from 19.6 to 16.3 KB backward; 16 warps (128 registers each) spilled more backward (23 KB).
+# benchmarks/gpu.py times the alternatives on a GPU.
+NUM_WARPS = 8
 
 
 def _shared_memory(device: torch.device) -> int:
@@ -175,12 +180,10 @@ def _meta(q, state, depth, activation, residual, resets) -> dict:
     num_stages=1: software pipelining of the chunk loop would keep several chunks' loads (in the
     backward, several copies of the state) in shared memory; compiled for sm_90 it took the depth-2
     backward at D = 32, Dh = 128 from 315 KB, past an H100's 227 KB, to 163 KB.
-    num_warps=8: the state lives in registers, and 4 warps have too few of them; compiled for sm_90a
-    at D = 32, Dh = 128, chunk 32, TF32 (ptxas), spill stores per thread fell from 6.4 to 2.4 KB
-    forward and 19.6 to 16.3 KB backward; 16 warps (128 registers each) spilled more backward (23 KB).
+    num_warps: ``NUM_WARPS``.
     """
     meta = dict(BB=_block(q.shape[3]), BD=_block(q.shape[4]), RESIDUAL=residual, RESETS=resets, PREC=_precision(q),
-                num_stages=1, num_warps=8)
+                num_stages=1, num_warps=NUM_WARPS)
     if depth == 2:
         Dh = state[0].shape[-1]
         meta.update(Dh=Dh, BH=_block(Dh), GELU=activation == "gelu")
