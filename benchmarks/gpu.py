@@ -22,8 +22,8 @@ Rows:
 TFLOP/s: the op's SPEC §1 count (forward ``22 D Dh + 4 b (D + Dh)`` per token and head, backward 2x);
 attention ``2 T^2 D`` per head forward (causal half of 4 T^2 D), backward 2.5x; models
 ``3 x titans.flops.flops_per_token``. Medians of up to 3 steps after a warm-up (fewer for a row whose
-warm-up step took over ROW_SECONDS / 3). Op rows past --budget seconds are skipped, and model
-rows past another --budget, so the command ends in time whatever the GPU.
+first timed step took over ROW_SECONDS / 3). The op rows, the kernel-setting rows and the model rows
+each skip what is left once --budget seconds of theirs are spent, so the command ends in time.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from titans.config import TitansConfig
 from titans.flops import flops_per_token
 from titans.models.lm import TitansLM
-from titans.ops import chunk_memory_update, triton_walk
+from titans.ops import chunk, chunk_memory_update, triton_walk
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,18 +82,20 @@ ROW_SECONDS = 30.0  # a slow row takes fewer repeats, so that it cannot spend th
 
 
 def median_seconds(step, device: str, reps: int) -> float:
-    sync(device)
-    start = time.perf_counter()
-    step()  # warm-up: kernels compiled, allocations made
-    sync(device)
-    warm_up = time.perf_counter() - start
-    times = []
-    for _ in range(max(1, min(reps, int(ROW_SECONDS / warm_up)))):
+    """The median of up to ``reps`` timed steps after an untimed one (kernels compiled, allocations
+    made); a step slower than ``ROW_SECONDS / reps`` leaves fewer repeats."""
+
+    def timed() -> float:
         sync(device)
         start = time.perf_counter()
         step()
         sync(device)
-        times.append(time.perf_counter() - start)
+        return time.perf_counter() - start
+
+    step()  # warm-up
+    times = [timed()]
+    for _ in range(min(reps, int(ROW_SECONDS / max(times[0], 1e-6))) - 1):
+        times.append(timed())
     return statistics.median(times)
 
 
@@ -138,12 +140,12 @@ def kernel_setting_step(plan: Plan, T: int, D: int, precision: str, warps: int):
     step, flops = memory_op_step(plan, T, D, "triton")
 
     def with_setting():
-        choose, default_warps = triton_walk._precision, triton_walk.NUM_WARPS
-        triton_walk._precision, triton_walk.NUM_WARPS = (lambda t: precision), warps
+        choose, default_warps = chunk.dot_precision, triton_walk.NUM_WARPS
+        chunk.dot_precision, triton_walk.NUM_WARPS = (lambda dtype, device: precision), warps
         try:
             step()
         finally:
-            triton_walk._precision, triton_walk.NUM_WARPS = choose, default_warps
+            chunk.dot_precision, triton_walk.NUM_WARPS = choose, default_warps
 
     return with_setting, flops
 
@@ -202,7 +204,7 @@ class Table:
         self.restart()
 
     def restart(self) -> None:
-        """The budget counts again from now (the op rows and the model rows have one each)."""
+        """The budget counts again from now (each group of rows has one)."""
         self.began = time.perf_counter()
 
     def measure(self, kind: str, impl: str, T: int, D: int | None, make, *, tokens: int, note: str = "") -> dict:
@@ -265,15 +267,15 @@ def kernel_rows(table: Table, plan: Plan) -> None:
 
 def model_rows(table: Table, plan: Plan) -> None:
     for T in plan.model_lengths:
+        table.measure("model", "mac, triton walk", T, None,
+                      lambda: model_step(plan, "mac", T, False, overrides=plan.triton_model), tokens=T,
+                      note=", ".join(f"{k} {v}" for k, v in plan.triton_model.items()))
+    for T in plan.model_lengths:
         for variant in VARIANTS:
             row = table.measure("model", variant, T, None, lambda: model_step(plan, variant, T, False), tokens=T)
             if row["note"] == "out of memory":
                 table.measure("model", variant, T, None, lambda: model_step(plan, variant, T, True), tokens=T,
                               note="gradient checkpointing")
-    for T in plan.model_lengths:
-        table.measure("model", "mac, triton walk", T, None,
-                      lambda: model_step(plan, "mac", T, False, overrides=plan.triton_model), tokens=T,
-                      note=", ".join(f"{k} {v}" for k, v in plan.triton_model.items()))
     T, (variant, backend) = plan.model_lengths[0], plan.compiled
     started = time.perf_counter()
     # the warm-up step compiles: the row's wall time, in the note, is mostly compilation
@@ -300,17 +302,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dry-run", action="store_true", help="every row at tiny shapes on the CPU")
     parser.add_argument("--budget", type=float, default=200.0,
-                        help="seconds after which the op rows, and again the model rows, are skipped")
+                        help="seconds after which each group of rows (op, kernel settings, model) skips the rest")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
     plan = DRY if args.dry_run else GPU
     if plan.device == "cuda" and not torch.cuda.is_available():
         parser.error("no CUDA device: run on a GPU machine, or --dry-run to check the script on the CPU")
     table = Table(plan, args.budget)
-    op_rows(table, plan)
-    kernel_rows(table, plan)
-    table.restart()
-    model_rows(table, plan)
+    # each group has its own budget, so that a slow group cannot starve the next
+    for group in (op_rows, kernel_rows, model_rows):
+        table.restart()
+        group(table, plan)
     print_table(table.rows, plan)
     if args.json:
         with open(args.json, "w") as f:

@@ -26,6 +26,20 @@ def cuda_model(variant):
     return make_model(variant).float().cuda()
 
 
+@pytest.fixture
+def walks(monkeypatch):
+    """Whether each memory call took the Triton walk, in order (chunk.py reads use_triton as a global)."""
+    took = []
+    choose = chunk.use_triton
+    monkeypatch.setattr(chunk, "use_triton", lambda *a, **k: took.append(choose(*a, **k)) or took[-1])
+    return took
+
+
+def assert_triton_walked(variant, took):
+    if TitansConfig.from_name("tiny", variant=variant).uses_memory:
+        assert took and all(took), f"the Triton walk should serve every memory call at these sizes: {took}"
+
+
 def logits_and_grads(model, tokens):
     model.zero_grad(set_to_none=True)
     logits, _ = model(tokens)
@@ -34,16 +48,12 @@ def logits_and_grads(model, tokens):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_triton_walk_in_the_model_equals_torch_walk(variant, monkeypatch):
+def test_triton_walk_in_the_model_equals_torch_walk(variant, walks, monkeypatch):
     model, tokens = cuda_model(variant), tokens_for().cuda()
-    took = []
-    choose = chunk.use_triton
-    monkeypatch.setattr(chunk, "use_triton", lambda *a, **k: took.append(choose(*a, **k)) or took[-1])
     logits, grads = logits_and_grads(model, tokens)
+    assert_triton_walked(variant, walks)
     monkeypatch.setattr(chunk, "use_triton", lambda *a, **k: False)
     ref_logits, ref_grads = logits_and_grads(model, tokens)
-    if TitansConfig.from_name("tiny", variant=variant).uses_memory:
-        assert took and all(took), f"the Triton walk should serve every memory call at these sizes: {took}"
     torch.testing.assert_close(logits, ref_logits, atol=1e-4, rtol=1e-4)
     assert grads.keys() == ref_grads.keys()
     for name in grads:
@@ -51,7 +61,7 @@ def test_triton_walk_in_the_model_equals_torch_walk(variant, monkeypatch):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_causal_on_cuda(variant):
+def test_causal_on_cuda(variant, walks):
     model, tokens = cuda_model(variant), tokens_for().cuda()
     with torch.no_grad():
         base, _ = model(tokens)
@@ -61,12 +71,14 @@ def test_causal_on_cuda(variant):
             out, _ = model(changed)
             assert (out[:, :t] - base[:, :t]).abs().max() < 1e-5, f"token {t} changed an earlier logit"
             assert (out[:, t] - base[:, t]).abs().max() > 1e-4
+    assert_triton_walked(variant, walks)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_streaming_equals_one_call_on_cuda(variant):
+def test_streaming_equals_one_call_on_cuda(variant, walks):
     model, tokens = cuda_model(variant), tokens_for().cuda()
     with torch.no_grad():
         full, _ = model(tokens)
         split, _ = run_split(model, tokens, [3, 8, 13, 26])
+    assert_triton_walked(variant, walks)
     torch.testing.assert_close(split, full, atol=1e-4, rtol=1e-4)

@@ -11,10 +11,12 @@ import importlib.util
 
 import pytest
 import torch
+from memory_inputs import make_inputs
 from test_attention import make, outputs_and_grads
-from triton_cases import CASES, run_case
+from triton_cases import CASES, _to, run_case
 
-from titans.ops.attention import attention_reference, sliding_window_attention
+from titans.ops import chunk_memory_update, triton_walk
+from titans.ops.attention import _choose_backend, attention_reference, sliding_window_attention
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 needs_triton = pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
@@ -33,8 +35,9 @@ AUTO_SIZES = {
 
 
 @pytest.fixture(autouse=True)
-def _no_tf32(monkeypatch):
-    # both walks in true float32, so that they agree to float32 rounding
+def _no_tf32():
+    # float32 callers: both walks in true float32, so that they agree to float32 rounding (bfloat16
+    # callers take TF32 dots in the kernels whatever this says: triton_walk.dot_precision)
     previous = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("highest")
     yield
@@ -53,11 +56,25 @@ def test_triton_kernels_at_the_auto_sizes(case):
     run_case(case, device="cuda", cases=AUTO_SIZES)
 
 
+@needs_triton
+@pytest.mark.parametrize("dtype,precision", [(torch.bfloat16, "tf32"), (torch.float32, "ieee")])
+def test_bfloat16_callers_get_tf32_dots(monkeypatch, dtype, precision):
+    launched = []
+    meta = triton_walk._meta
+    monkeypatch.setattr(triton_walk, "_meta", lambda *a, **k: launched.append(meta(*a, **k)["PREC"]) or meta(*a, **k))
+    inputs = {n: _to(v, "cuda") for n, v in make_inputs(B=1, T=40, D=32, hidden=128, dtype=dtype).items()}
+    for t in inputs["weights"] + (inputs["q"],):
+        t.requires_grad_()
+    y, _, _ = chunk_memory_update(**inputs, chunk_size=16, backend="auto")
+    y.float().sum().backward()
+    assert launched == [precision, precision], launched  # forward and backward
+
+
 ATTENTION_CASES = [  # T, C, window, sinks, holes, resets
     (300, 5, 150, 3, True, True),
     (1000, 0, 64, 4, False, False),
     (513, 0, None, 0, True, True),
-    (256, 0, None, 0, False, False),  # plain causal: SDPA's flash kernel under auto
+    (256, 0, None, 0, False, False),  # plain causal: SDPA under auto (float32: not its flash kernel)
 ]
 
 
@@ -80,6 +97,7 @@ def test_attention_paths_equal_reference_on_cuda(backend, T, C, window, sinks, h
 def test_auto_keeps_heads_narrower_than_flex_takes_off_flex():
     inputs = make(200, 0, n_sinks=2, width=8)
     inputs = {n: (t.float() if t.is_floating_point() else t).cuda() for n, t in inputs.items()}
+    assert _choose_backend("auto", inputs["q"], 64, inputs["sink_k"], None, None, 200) == "blocked"
     out = sliding_window_attention(**inputs, window=64)
     ref = attention_reference(**{n: t.double() if t.is_floating_point() else t for n, t in inputs.items()}, window=64)
     torch.testing.assert_close(out.double(), ref, atol=2e-5, rtol=0)

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from memory_inputs import make_inputs
-from triton_cases import CASES, walk_nodes
+from triton_cases import CASES, CHECKS, walk_nodes
 
 from titans.ops import chunk_memory_update, triton_walk
 
@@ -37,6 +37,27 @@ def interpreted():
 @pytest.mark.parametrize("case", list(CASES))
 def test_triton_walk_equals_torch_walk(interpreted, case):
     assert interpreted[case] == "ok", interpreted[case]
+
+
+@needs_triton
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_triton_walk_checks(interpreted, check):
+    assert interpreted[check] == "ok", interpreted[check]
+
+
+def test_dot_precision_follows_the_inputs_and_torchs_setting():
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    previous = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("highest")
+        assert triton_walk.dot_precision(torch.bfloat16, cuda) == "tf32"
+        assert triton_walk.dot_precision(torch.float16, cuda) == "tf32"
+        assert triton_walk.dot_precision(torch.float32, cuda) == "ieee"
+        assert triton_walk.dot_precision(torch.bfloat16, cpu) == "ieee"  # the interpreter: exact float32
+        torch.set_float32_matmul_precision("high")
+        assert triton_walk.dot_precision(torch.float32, cuda) == "tf32"
+    finally:
+        torch.set_float32_matmul_precision(previous)
 
 
 @needs_triton

@@ -13,7 +13,7 @@ import traceback
 import torch
 from memory_inputs import flat, make_inputs, run_with_grads
 
-from titans.ops import chunk_memory_update
+from titans.ops import chunk, chunk_memory_update
 
 # relative to the largest entry of each compared tensor (at least 1): float32 rounding, and for
 # bfloat16 results one unit in the last place (both walks compute in float32, then round)
@@ -127,12 +127,35 @@ def run_case(name: str, device: str = "cpu", cases: dict = CASES) -> None:
         compare(f"gradient of {n}", a, b)
 
 
+def precision_follows_the_callers_dtype() -> None:
+    """The walk receives float32 whatever the caller passed; the dots' precision is chosen from the
+    caller's dtype (``dot_precision``), so that bfloat16 callers get TF32 on a GPU."""
+    seen = []
+    choose = chunk.dot_precision
+
+    def spy(dtype, device):
+        seen.append(dtype)
+        return choose(dtype, device)
+
+    chunk.dot_precision = spy
+    try:
+        for dtype in (torch.bfloat16, torch.float32):
+            inputs = make_inputs(B=1, T=9, D=8, hidden=16, dtype=dtype)
+            chunk_memory_update(**inputs, chunk_size=4, backend="triton")
+    finally:
+        chunk.dot_precision = choose
+    assert seen == [torch.bfloat16, torch.float32], seen
+
+
+CHECKS = {"precision-follows-the-callers-dtype": precision_follows_the_callers_dtype}
+
+
 def main() -> None:
     torch.set_num_threads(1)
     results = {}
-    for name in CASES:
+    for name, check in [*((n, functools.partial(run_case, n)) for n in CASES), *CHECKS.items()]:
         try:
-            run_case(name)
+            check()
             results[name] = "ok"
         except Exception:  # noqa: BLE001 - every case reports, whatever failed
             results[name] = traceback.format_exc(limit=3)

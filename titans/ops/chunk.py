@@ -30,7 +30,7 @@ from .chunk_function import ChunkedMemory
 from .chunk_step import key_pass
 from .gates import chunk_coefficients
 from .inputs import Weights, prepare_inputs
-from .triton_walk import TritonChunkedMemory, use_triton
+from .triton_walk import TritonChunkedMemory, dot_precision, use_triton
 
 
 def _to_chunks(t: torch.Tensor, pad: int, b: int) -> torch.Tensor:
@@ -148,9 +148,12 @@ def chunk_memory_update(
         extra = (*x.reset_weights, *reset_h[1:], *reset_d)  # h_0 is k itself
     tensors = (Q, K, V, qk_term, *coeffs.values(), *x.weights, *x.momentum, *extra)
     needs_backward = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    config = (depth, activation, residual, needs_backward, return_weight_change)
+    if triton:  # the dots' precision follows the caller's dtype (the walk receives float32)
+        config += (dot_precision(q.dtype, x.q.device),)
     walk = TritonChunkedMemory if triton else ChunkedMemory
     y, inner_loss, change, *state = walk.apply(
-        (depth, activation, residual, needs_backward, return_weight_change), Q, K, V, qk_term, coeffs["A"],
+        config, Q, K, V, qk_term, coeffs["A"],
         coeffs["Bm"], coeffs["C"], coeffs["Pe_theta_end"], coeffs["E_end"], coeffs.get("R"), from_reset,
         *x.weights, *x.momentum, *extra,
     )

@@ -18,8 +18,8 @@ from .row_parallel import in_parallel, row_parts
 from .weight_change import weight_change_norm
 
 _STATE_FLUSH = 1 / 3  # see chunk_step.flush_small_
-# The carried state is flushed every few chunks, and always where it leaves the walk: a flush is three
-# passes over the state, about a tenth of the walk's time if done every chunk, and the state needs many
+# On the CPU the carried state is flushed every few chunks, and always where it leaves the walk: a flush
+# is three passes over the state, about a tenth of the walk's time if done every chunk, and the state needs many
 # chunks at the default gates to fall from tiny^(1/3) into the subnormal range (eta^b ~ 1e-3 a chunk
 # at eta = 0.9, b = 64: ~8 chunks); with extreme gates it may dip below for at most this many chunks.
 _FLUSH_EVERY = 4
@@ -150,7 +150,8 @@ class ChunkedMemory(torch.autograd.Function):
 
 def _flushes(t: torch.Tensor) -> bool:
     """Whether the walk flushes tiny state to zero: on the CPU only, whose subnormal arithmetic is slow;
-    a GPU's is not, and there each flush is three more kernel launches per chunk."""
+    a GPU's is not, and there each flush (every fourth chunk) is three more kernel launches per state
+    tensor."""
     return t.device.type == "cpu"
 
 

@@ -5,8 +5,9 @@ The kernels themselves are in ``triton_depth1`` and ``triton_depth2``; ``triton_
 One program per (batch x head) row walks all the chunks of its row: the memory's weights W and
 momentum S (and, backwards, their gradients) stay in the program as loop-carried tiles, every matmul
 is a ``tl.dot`` with float32 accumulation, and the elementwise work (activation and its derivatives,
-the gate coefficients, momentum, decay) sits between the dots. Loads upcast to float32, so bf16, fp16
-and fp32 inputs all work; the walk itself is float32.
+the gate coefficients, momentum, decay) sits between the dots. The op hands the walk float32 whatever
+its caller passed (``inputs.prepare_inputs``); a bf16 / fp16 caller's dots run in TF32 on a GPU
+(``triton_walk.dot_precision``), a float32 caller's as torch's own float32 matmuls would.
 
 What a chunk computes is ``chunk_step.forward_step`` line for line (SPEC §1, "Exact chunk-parallel
 form"), for a chunk of b tokens with entering weights ``W_l`` and momentum ``S_l``:

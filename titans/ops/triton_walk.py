@@ -98,29 +98,33 @@ def _on_device(t: torch.Tensor):
     return torch.cuda.device(t.device) if t.is_cuda else contextlib.nullcontext()
 
 
-def _precision(t: torch.Tensor) -> str:
-    """The dots' precision: TF32 (tensor cores) for bfloat16 / float16 inputs, whose own rounding is
-    coarser than TF32's, and for float32 where torch allows TF32 on CUDA; else IEEE float32, as torch's
-    own matmuls would run. IEEE dots run on the FMA units and, compiled for sm_90 at D = 32, Dh = 128,
-    spill 7-10x more than TF32 ones (ptxas: 57 KB against 2.4 KB of spill stores per thread forward)."""
-    if not t.is_cuda:
+def dot_precision(input_dtype: torch.dtype, device: torch.device) -> str:
+    """The kernels' dot precision for a call whose q came in ``input_dtype`` (the walk itself always
+    receives float32): TF32 (tensor cores) for bfloat16 / float16 callers, and for float32 where torch
+    allows TF32 on CUDA; else IEEE float32, as torch's own matmuls would run. TF32 rounds every dot
+    operand to 10 mantissa bits, the float32 state and activations included: finer than a bfloat16
+    caller's inputs (7). IEEE dots run on the FMA units and spill more: compiled for sm_90a at D = 32,
+    Dh = 128, chunk 32, 4 warps (ptxas), 57.5 KB of spill stores per thread forward against 6.4 KB
+    with TF32, and 124.6 against 19.6 KB backward."""
+    if device.type != "cuda":
         return "ieee"
-    low = t.dtype in (torch.bfloat16, torch.float16)
+    low = input_dtype in (torch.bfloat16, torch.float16)
     return "tf32" if low or torch.get_float32_matmul_precision() != "highest" else "ieee"
 
 
 class TritonChunkedMemory(torch.autograd.Function):
     """``(y, inner_loss, None, *W_final, *S_final)`` from chunked inputs, on Triton kernels.
 
-    Takes exactly what ``ChunkedMemory`` takes (config ``(depth, activation, residual, needs_backward,
-    weight_change)`` with weight_change False; then q, k, v, qk, A, Bm, C, s, e, R, after, the state
-    and, with resets, the reset weights and the reset keys' layer inputs and deltas) and returns the
-    same, with None where ``ChunkedMemory`` gives the weight change.
+    Takes what ``ChunkedMemory`` takes (config ``(depth, activation, residual, needs_backward,
+    weight_change)`` with weight_change False, and ``dot_precision``'s choice appended; then q, k, v,
+    qk, A, Bm, C, s, e, R, after, the state and, with resets, the reset weights and the reset keys'
+    layer inputs and deltas) and returns the same, with None where ``ChunkedMemory`` gives the weight
+    change.
     """
 
     @staticmethod
     def forward(ctx, config, q, k, v, qk, A, Bm, C, s, e, R, after, *tensors):
-        depth, activation, residual, needs_backward, _ = config
+        depth, activation, residual, needs_backward, _, precision = config
         B, H, N, b, D = q.shape
         chunked = [t.contiguous() for t in (q, k, v, qk, A, Bm, C, s, e)]
         state = [t.contiguous() for t in tensors[: 2 * depth]]
@@ -133,7 +137,8 @@ class TritonChunkedMemory(torch.autograd.Function):
         with _on_device(q):
             _kernel("forward", depth)[(B * H,)](
                 *chunked, *resets[:2], *state, *resets[2:], y, loss, *final, *entering, N, b, D,
-                **_meta(q, state, depth, activation, residual, R is not None), SAVE=needs_backward,
+                **_meta(q, state, depth, activation, residual, R is not None, precision),
+                SAVE=needs_backward,
             )
         ctx.config, ctx.has_resets = config, R is not None
         if needs_backward:
@@ -144,7 +149,7 @@ class TritonChunkedMemory(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, dy, _d_loss, _d_change, *dstate):
-        depth, activation, residual, _, _ = ctx.config
+        depth, activation, residual, _, _, precision = ctx.config
         saved = ctx.saved_tensors
         chunked, resets, entering = saved[:9], saved[9 : -2 * depth], saved[-2 * depth :]
         q = chunked[0]
@@ -160,7 +165,7 @@ class TritonChunkedMemory(torch.autograd.Function):
         with _on_device(q):
             _kernel("backward", depth)[(B * H,)](
                 *chunked, R, after, *entering, *reset_tensors, dy, *d_final, *grads, dR, *d_initial, *d_reset,
-                N, b, D, **_meta(q, entering, depth, activation, residual, ctx.has_resets),
+                N, b, D, **_meta(q, entering, depth, activation, residual, ctx.has_resets, precision),
             )
         if not ctx.has_resets:
             return (None, *grads, None, None, *d_initial)
@@ -174,7 +179,7 @@ def _kernel(direction: str, depth: int):
     return getattr(module, f"_{direction}_depth{depth}")
 
 
-def _meta(q, state, depth, activation, residual, resets) -> dict:
+def _meta(q, state, depth, activation, residual, resets, precision) -> dict:
     """The kernels' size arguments after D, their compile-time switches and launch options.
 
     num_stages=1: software pipelining of the chunk loop would keep several chunks' loads (in the
@@ -182,7 +187,7 @@ def _meta(q, state, depth, activation, residual, resets) -> dict:
     backward at D = 32, Dh = 128 from 315 KB, past an H100's 227 KB, to 163 KB.
     num_warps: ``NUM_WARPS``.
     """
-    meta = dict(BB=_block(q.shape[3]), BD=_block(q.shape[4]), RESIDUAL=residual, RESETS=resets, PREC=_precision(q),
+    meta = dict(BB=_block(q.shape[3]), BD=_block(q.shape[4]), RESIDUAL=residual, RESETS=resets, PREC=precision,
                 num_stages=1, num_warps=NUM_WARPS)
     if depth == 2:
         Dh = state[0].shape[-1]
