@@ -180,3 +180,20 @@ def test_training_stories_have_random_letter_places_and_evaluation_ones_listed_p
 def test_unknown_task_names_are_refused():
     with pytest.raises(ValueError, match="unknown task"):
         make_tasks(["pk", "qa9"], "eval")
+
+
+def test_pass_keys_of_each_kind():
+    from titans.eval.needles import pass_key
+
+    draw = lambda kind: [pass_key(random.Random(i), kind) for i in range(200)]  # noqa: E731
+    assert all(len(set(k)) == len(k) for k in draw("distinct"))
+    assert all(len(set(k)) < len(k) for k in draw("repeated"))
+    assert all(5 <= len(k) <= 7 and k[0] != "0" for kind in ("any", "distinct", "repeated") for k in draw(kind))
+    # "any" draws exactly what the task always drew, so that every earlier evaluation sample reproduces
+    rng = random.Random(3)
+    digits = rng.randint(5, 7)
+    assert pass_key(random.Random(3)) == str(rng.randrange(10 ** (digits - 1), 10**digits))
+    sample = PassKey(keys="distinct").sample(300, 0.5, 1)
+    assert len(set(sample.answer)) == len(sample.answer) and sample.answer in sample.prompt.decode()
+    with pytest.raises(ValueError, match="pass keys are one of"):
+        PassKey(keys="odd")

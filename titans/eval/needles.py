@@ -22,15 +22,32 @@ from .tasks import Task
 from .vocabulary import KEYS, VALUES, part_of, random_letters
 
 
+KEY_KINDS = ("any", "distinct", "repeated")
+
+
+def pass_key(rng: random.Random, kind: str = "any") -> str:
+    """A 5-7 digit key: any number, or one whose digits are all different, or one holding some digit
+    twice or more. A key with a repeated digit is where a copy that finds the next digit by the last one
+    alone goes wrong (after the repeated digit it can continue from either place)."""
+    while True:
+        digits = rng.randint(5, 7)
+        key = str(rng.randrange(10 ** (digits - 1), 10**digits))
+        distinct = len(set(key)) == len(key)
+        if kind == "any" or distinct == (kind == "distinct"):
+            return key
+
+
 class PassKey(Task):
     name = "pk"
 
-    def __init__(self, haystack: Haystack | None = None, part: str = "eval"):
+    def __init__(self, haystack: Haystack | None = None, part: str = "eval", keys: str = "any"):
+        if keys not in KEY_KINDS:
+            raise ValueError(f"pass keys are one of {KEY_KINDS}, got {keys!r}")
         super().__init__(haystack or Haystack.filler(), part)
+        self.keys = keys
 
     def facts(self, rng: random.Random):
-        digits = rng.randint(5, 7)
-        key = str(rng.randrange(10 ** (digits - 1), 10**digits))
+        key = pass_key(rng, self.keys)
         needle = f"The pass key is {key}. Remember it. {key} is the pass key. ".encode()
         return [needle], b"\nWhat is the pass key? The pass key is", key
 
