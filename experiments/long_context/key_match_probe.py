@@ -51,18 +51,22 @@ def margins(path: str, samples: int, length: int, seed: int) -> dict[str, dict]:
         key = sample.answer
         for calls in records.values():
             calls.clear()
+        text = sample.prompt + f" {key}.".encode()
         with torch.no_grad():
-            model(torch.tensor([list(sample.prompt + f" {key}.".encode())]))
+            model(torch.tensor([list(text)]))
         starts = [j for j in range(len(sample.prompt)) if sample.prompt[j:j + len(key)] == key.encode()]
         first_answer = len(sample.prompt) + 1  # after the space
         for a in range(1, len(key)):  # the digit at answer index a - 1 predicts the one at a
-            others = [b for b in range(len(key)) if key[b] == key[a - 1] and b != a - 1]
+            # the other occurrences whose successor differs from the right one (else both predict alike)
+            others = [b for b in range(len(key)) if key[b] == key[a - 1] and b != a - 1
+                      and (key[b + 1] if b + 1 < len(key) else ".") != key[a]]
             if not others:
                 continue
             t = first_answer + a - 1
             for layer, memory in enumerate(memories):
-                q = torch.cat([c[0] for c in records[id(memory)]], dim=2)[0]
-                k = torch.cat([c[1] for c in records[id(memory)]], dim=2)[0]
+                # the text's own tokens: MAG and MAL first prime their memory with the persistent tokens
+                q = torch.cat([c[0] for c in records[id(memory)]], dim=2)[0, :, -len(text):]
+                k = torch.cat([c[1] for c in records[id(memory)]], dim=2)[0, :, -len(text):]
                 for head in range(q.shape[0]):
                     right = max(float(q[head, t] @ k[head, s + a]) for s in starts)
                     wrong = max(float(q[head, t] @ k[head, s + b + 1]) for s in starts for b in others)
