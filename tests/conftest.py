@@ -18,6 +18,16 @@ def _subnormals_back_on():
 
 
 @pytest.fixture
+def true_float32_matmuls():
+    """torch's float32 matmuls without TF32 for the test (the CUDA tests compare two float32 paths to
+    float32 rounding; bfloat16 callers of the Triton kernels take TF32 dots whatever this says)."""
+    previous = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    yield
+    torch.set_float32_matmul_precision(previous)
+
+
+@pytest.fixture
 def tiny_config():
     """A factory: a few steps of a tiny model, validating and checkpointing every 3 steps."""
 

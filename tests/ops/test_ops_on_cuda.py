@@ -18,7 +18,8 @@ from triton_cases import CASES, _to, run_case
 from titans.ops import chunk_memory_update, triton_walk
 from titans.ops.attention import _choose_backend, attention_reference, sliding_window_attention
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+pytestmark = [pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+              pytest.mark.usefixtures("true_float32_matmuls")]
 needs_triton = pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="triton is not installed")
 
 # the sizes "auto" sends to the kernels at their largest, several chunks long, every feature on
@@ -32,16 +33,6 @@ AUTO_SIZES = {
     "depth1-64-resets-mask-chunk32": (dict(T=100, D=64, depth=1), dict(chunk_size=32, resets=True, mask=True),
                                       "triton"),
 }
-
-
-@pytest.fixture(autouse=True)
-def _no_tf32():
-    # float32 callers: both walks in true float32, so that they agree to float32 rounding (bfloat16
-    # callers take TF32 dots in the kernels whatever this says: triton_walk.dot_precision)
-    previous = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest")
-    yield
-    torch.set_float32_matmul_precision(previous)
 
 
 @needs_triton
