@@ -99,14 +99,16 @@ def median_seconds(step, device: str, reps: int) -> float:
     return statistics.median(times)
 
 
-def triton_usable(device: str) -> str | None:
-    """Why the Triton rows cannot run, or None."""
+def triton_usable(plan: Plan, D: int) -> str | None:
+    """Why the Triton rows at head width D cannot run, or None."""
     if "backend" not in inspect.signature(chunk_memory_update).parameters:
         return "chunk_memory_update has no backend argument"
     if importlib.util.find_spec("triton") is None:
         return "triton not installed (pip install -e '.[gpu]')"
-    if device != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
-        return "CPU without TRITON_INTERPRET=1"
+    if plan.device != "cuda":
+        return None if os.environ.get("TRITON_INTERPRET") == "1" else "CPU without TRITON_INTERPRET=1"
+    if not triton_walk.kernels_fit(D, plan.expansion * D, plan.chunk, torch.device("cuda")):
+        return f"D x Dh = {D} x {plan.expansion * D} is over one program's state tile"
     return None
 
 
@@ -235,15 +237,12 @@ class Table:
 
 
 def op_rows(table: Table, plan: Plan) -> None:
-    no_triton = triton_usable(plan.device)
     has_baseline = importlib.util.find_spec("titans_pytorch") is not None
     for T in plan.lengths:
         for D in plan.widths:
             tokens = plan.batch * T
-            too_wide = plan.device == "cuda" and not triton_walk.kernels_fit(D, plan.expansion * D, plan.chunk,
-                                                                              torch.device("cuda"))
-            if no_triton or too_wide:
-                why = no_triton or f"D x Dh = {D} x {plan.expansion * D} is over one program's state tile"
+            why = triton_usable(plan, D)
+            if why:
                 table.rows.append({"kind": "op", "impl": "triton", "T": T, "D": D, "tokens_s": None, "tflops": None,
                                    "peak_gib": None, "note": f"not run: {why}"})
             else:
@@ -257,8 +256,7 @@ def op_rows(table: Table, plan: Plan) -> None:
 def kernel_rows(table: Table, plan: Plan) -> None:
     """The Triton walk at its settings' alternatives, at one size where it runs."""
     T, D = plan.lengths[min(1, len(plan.lengths) - 1)], plan.widths[0]
-    if triton_usable(plan.device) or not (plan.device != "cuda" or triton_walk.kernels_fit(
-            D, plan.expansion * D, plan.chunk, torch.device("cuda"))):
+    if triton_usable(plan, D):
         return
     for precision, warps in KERNEL_SETTINGS:
         table.measure("op", f"triton {precision}, {warps} warps", T, D,
