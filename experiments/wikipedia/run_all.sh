@@ -4,23 +4,33 @@
 # measured 1.0-1.1x one thread alone); then every run's validation read afresh per 512-byte window as well as
 # carried, its loss by position over four Austen novels (as experiments/carried_state), the table and
 # the figures. Each training run is also one command: titans train --config experiments/wikipedia/VARIANT.toml
+#
+#   bash experiments/wikipedia/run_all.sh                           # byte tokens, 600 steps (the TOML files)
+#   TOKENIZER=bpe-8192 STEPS=700 bash experiments/wikipedia/run_all.sh  # the subword round
+#
+# A subword round's runs are runs/wikipedia-TOKENIZER-NAME and its table and figures go to
+# experiments/wikipedia/TOKENIZER/; the byte round keeps runs/wikipedia-NAME and experiments/wikipedia/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p runs
-out=experiments/wikipedia
-rm -f runs/wikipedia-wall-seconds.txt  # this round's wall times only
+configs=experiments/wikipedia
+tokenizer=${TOKENIZER:-bytes}
+if [ "$tokenizer" = bytes ]; then prefix=wikipedia; out=$configs; else prefix=wikipedia-$tokenizer; out=$configs/$tokenizer; fi
+steps=(); [ -n "${STEPS:-}" ] && steps=(--steps "$STEPS")
+mkdir -p "$out/by_position"
+rm -f "runs/$prefix-wall-seconds.txt"  # this round's wall times only
 train() {  # name, variant, extra flags
     local name=$1 variant=$2 start
     shift 2
     start=$(date +%s)
-    OMP_NUM_THREADS=1 titans train --config "$out/$variant.toml" --out "runs/wikipedia-$name" --no-progress "$@" \
-        > "runs/wikipedia-$name.log" 2>&1
-    echo "$name $(( $(date +%s) - start ))" >> runs/wikipedia-wall-seconds.txt
+    OMP_NUM_THREADS=1 titans train --config "$configs/$variant.toml" --tokenizer "$tokenizer" "${steps[@]}" \
+        --out "runs/$prefix-$name" --no-progress "$@" > "runs/$prefix-$name.log" 2>&1
+    echo "$name $(( $(date +%s) - start ))" >> "runs/$prefix-wall-seconds.txt"
 }
 read_back() {  # name: validation without carried state, and loss by position on held-out novels
-    OMP_NUM_THREADS=1 titans eval ppl "runs/wikipedia-$1" --no-carry --no-progress --json "runs/wikipedia-$1/fresh.json"
-    OMP_NUM_THREADS=1 titans eval ppl "runs/wikipedia-$1" --by-position --data austen --split all --length 65536 \
-        --documents 4 --context 1024 --limit 1024 --first-bin 256 --no-progress --out "runs/wikipedia-$1/by_position"
+    OMP_NUM_THREADS=1 titans eval ppl "runs/$prefix-$1" --no-carry --no-progress --json "runs/$prefix-$1/fresh.json"
+    OMP_NUM_THREADS=1 titans eval ppl "runs/$prefix-$1" --by-position --data austen --split all --length 65536 \
+        --documents 4 --context 1024 --limit 1024 --first-bin 256 --no-progress --out "runs/$prefix-$1/by_position"
 }
 (train mac mac; train mag mag; train transformer transformer; train swa swa
  for name in mac mag transformer swa; do read_back $name; done) &
@@ -30,14 +40,14 @@ first=$!
 second=$!
 wait $first  # a failed lane stops the script here, before the table
 wait $second
-python "$out/table.py" > "$out/table.md"
+python "$configs/table.py" --tokenizer "$tokenizer" > "$out/table.md"
 # the five models with a bounded state in the figure; Transformer++ past its 512-byte training context
 # (2.8-6.4 bits per byte) would flatten it, so its readings are kept as JSON beside it
-python experiments/carried_state/plot.py mac=runs/wikipedia-mac/by_position \
-    mac-seed1=runs/wikipedia-mac-seed1/by_position mag=runs/wikipedia-mag/by_position \
-    mal=runs/wikipedia-mal/by_position lmm=runs/wikipedia-lmm/by_position \
-    swa=runs/wikipedia-swa/by_position --out "$out/by_position" > "$out/by_position/gains.md"
+python experiments/carried_state/plot.py mac=runs/$prefix-mac/by_position \
+    mac-seed1=runs/$prefix-mac-seed1/by_position mag=runs/$prefix-mag/by_position \
+    mal=runs/$prefix-mal/by_position lmm=runs/$prefix-lmm/by_position \
+    swa=runs/$prefix-swa/by_position --out "$out/by_position" > "$out/by_position/gains.md"
 for name in transformer transformer-seed1; do
-    cp "runs/wikipedia-$name/by_position/by_position.json" "$out/by_position/$name.json"
+    cp "runs/$prefix-$name/by_position/by_position.json" "$out/by_position/$name.json"
 done
-python "$out/curves.py" --out "$out/loss_curves.png"
+python "$configs/curves.py" --tokenizer "$tokenizer" --out "$out/loss_curves.png"

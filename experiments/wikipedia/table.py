@@ -1,21 +1,24 @@
 """The table of the Wikipedia comparison (issue 24 §3) from the runs of run_all.sh, in Markdown on stdout.
 
     python experiments/wikipedia/table.py > experiments/wikipedia/table.md
+    python experiments/wikipedia/table.py --tokenizer bpe-8192 > experiments/wikipedia/bpe-8192/table.md
 
 Per run: parameters, tokens, the run's own final validation (state carried through each held-out page,
 or fresh windows for Transformer++, which carries none), the same bytes read afresh per 512-byte window
-(``fresh.json``), the tokens at which the validation first fell below 2.5 bits per byte, the wall time and
+(``fresh.json``; 512 tokens of a subword round), the tokens at which the validation first fell below 2.5 bits per byte, the wall time and
 the by-position gain over the Austen novels at 16-64K; then the two-seed means and spreads.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 from pathlib import Path
 
 from titans import TitansConfig, TitansLM
 from titans.cli.loading import run_train_config
+from titans.data.subword import subword_vocab_size
 from titans.train.metrics import read_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +31,14 @@ def validations(run: Path) -> list[dict]:
     return [r for r in read_metrics(run / "metrics.jsonl") if r["kind"] == "valid"]
 
 
+def run_prefix(tokenizer: str) -> str:
+    """The runs/ name prefix of run_all.sh's round for ``tokenizer``."""
+    return "wikipedia" if tokenizer == "bytes" else f"wikipedia-{tokenizer}"
+
+
 def model_config(run: Path) -> TitansConfig:
-    return run_train_config(run).model_config(vocab_size=256)  # byte tokens
+    config = run_train_config(run)
+    return config.model_config(vocab_size=subword_vocab_size(config.tokenizer) or 256)
 
 
 def long_gain(run: Path) -> float | None:
@@ -42,19 +51,23 @@ def long_gain(run: Path) -> float | None:
     return sum(b["gain"] * b["bytes"] for b in bins) / sum(b["bytes"] for b in bins)
 
 
-def wall_seconds() -> dict[str, int]:
-    path = ROOT / "runs" / "wikipedia-wall-seconds.txt"
+def wall_seconds(prefix: str) -> dict[str, int]:
+    path = ROOT / "runs" / f"{prefix}-wall-seconds.txt"
     lines = path.read_text().split("\n") if path.exists() else []
     return {name: int(seconds) for name, seconds in (line.split() for line in lines if line.strip())}
 
 
 def main() -> None:
-    walls, finals = wall_seconds(), {}
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokenizer", default="bytes", help="the round of run_all.sh (its TOKENIZER)")
+    args = parser.parse_args()
+    prefix = run_prefix(args.tokenizer)
+    walls, finals = wall_seconds(prefix), {}
     print("| run | layers | parameters | tokens | validation, bits per byte (the run's own) "
-          f"| read afresh per 512 bytes | first below {TARGET_BPB} at | wall time | gain at 16-64K (Austen) |")
+          f"| read afresh per 512 tokens | first below {TARGET_BPB} at | wall time | gain at 16-64K (Austen) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in RUNS:
-        run = ROOT / "runs" / f"wikipedia-{name}"
+        run = ROOT / "runs" / f"{prefix}-{name}"
         valid = validations(run)
         if not valid:
             print(f"| {name} | no validation yet |" + " |" * 7)
