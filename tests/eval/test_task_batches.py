@@ -71,6 +71,39 @@ def test_a_length_curriculum_packs_whole_samples_each_a_document_of_its_own():
     assert torch.equal(batches.batch(4).inputs, batch.inputs)
 
 
+@pytest.mark.parametrize("questions", [1, 3])
+def test_aligned_samples_start_their_answer_on_a_multiple_of_align(questions):
+    aligned = TaskBatches(["pk"], rows=6, context=1024, seed=3, min_length=128, questions=questions, align=128)
+    plain = TaskBatches(["pk"], rows=6, context=1024, seed=3, min_length=128, questions=questions)
+    on_boundary, total = 0, 0
+    for index in range(4):
+        batch, same = aligned.batch(index), plain.batch(index)
+        assert torch.equal(batch.reset, same.reset)  # the same samples, packed at the same offsets
+        for r in range(6):
+            full = text(batch.inputs[r]) + text(batch.targets[r, -1:])
+            offsets = [0, *batch.reset[r].nonzero().flatten().tolist(), len(full)]
+            for lo, hi in itertools.pairwise(offsets):
+                sample = full[lo:hi]
+                key = sample.split(b"The pass key is ")[1].split(b".")[0]
+                answer = sample.rstrip(b"\n")
+                assert answer.endswith(b"What is the pass key? The pass key is " + key + b".")
+                start = lo + len(answer) - len(key) - 2  # the completion " KEY." starts here
+                assert text(batch.targets[r, start - 1:start + len(key) + 1]) == b" " + key + b"."
+                assert batch.scored[r, start - 1:start + len(key) + 1].all()
+                assert sample.count(b"The pass key is " + key + b".") == questions + 1  # and the needle
+                on_boundary += start % 128 == 0
+                total += 1
+    # a coin per sample, and a few land there by chance; without align about one in 128 does
+    assert 0.35 * total < on_boundary < 0.8 * total
+
+
+def test_align_must_fit_the_context(tmp_path, tiny_config):
+    with pytest.raises(ValueError, match="align"):
+        TaskBatches(["pk"], 1, 512, align=1024)
+    with pytest.raises(ValueError, match="task_align"):
+        tiny_config(tmp_path / "run", context=256, batch_tokens=512, task_align=128)
+
+
 def test_a_length_curriculum_needs_a_sensible_shortest_sample():
     for bad in (64, 2048):
         with pytest.raises(ValueError, match="min_length"):

@@ -11,6 +11,9 @@ With ``min_length`` a row packs several samples instead, of lengths log-uniform 
 context] bytes, each a document of its own (``reset`` at its start): a length curriculum. Copying a key
 is learned far sooner in short samples, where the needle takes a larger share of the attention, and the
 skill then carries to the long ones (experiments/long_context/induction_probe.py measures it).
+With ``align`` half the samples (a coin per sample) end their prompt at a multiple of ``align`` bytes from
+the row's start, the prompt shortened and the newlines after the completion lengthened to match: MAC's
+segment boundaries then fall at the answer's start as often as they do in evaluation prompts of 2^k bytes.
 Rows never continue one another (no carried state), and a batch is a pure function of (seed, index), so a
 resumed run sees the same data.
 Training draws from the "train" vocabulary and haystack (:mod:`titans.eval.vocabulary`), never the
@@ -65,7 +68,7 @@ class TaskBatches:
     batches_per_epoch = 2**62  # samples are drawn, not read: there are no epochs
 
     def __init__(self, names: list[str], rows: int, context: int, *, seed: int = 0, part: str = "train",
-                 questions: int = 1, min_length: int = 0):
+                 questions: int = 1, min_length: int = 0, align: int = 0):
         if context < 256:
             raise ValueError(f"task samples need a context of at least 256 bytes, got {context}")
         if questions < 1:
@@ -73,9 +76,11 @@ class TaskBatches:
         if min_length and not MIN_SAMPLE_LENGTH <= min_length <= context:
             raise ValueError(f"min_length must lie in [{MIN_SAMPLE_LENGTH}, context = {context}] bytes (0: one sample per row), "
                              f"got {min_length}")
+        if not 0 <= align <= context:
+            raise ValueError(f"align must lie in [0, context = {context}] bytes (0: off), got {align}")
         self.tasks = make_tasks(names, part)
         self.names = names
-        self.rows, self.context, self.seed, self.questions = rows, context, seed, questions
+        self.rows, self.context, self.seed, self.questions, self.align = rows, context, seed, questions, align
         self.min_length = min_length or context + 1
         first = self._draw(0, 0, 0)
         self.documents = [list(self._sample(*first, context + 1)[0][:-COMPLETION_ROOM])]  # a training prompt
@@ -94,12 +99,21 @@ class TaskBatches:
         need = sum(map(len, facts)) + len(question) + (self.questions - 1) * (len(answered) + 1) + COMPLETION_ROOM
         return question, answered, need
 
-    def _sample(self, name: str, seed: int, rng: random.Random, size: int) -> tuple[bytes, list[tuple[int, int]]]:
-        """One sample of ``size`` bytes and the (start, end) spans to score: facts, answers, completion."""
+    def _sample(self, name: str, seed: int, rng: random.Random, size: int,
+                offset: int = 0) -> tuple[bytes, list[tuple[int, int]]]:
+        """One sample of ``size`` bytes starting ``offset`` bytes into its row, and the (start, end) spans to
+        score: facts, answers, completion."""
         task, extra = self.tasks[name], self.questions - 1
-        question, answered, _ = self._asked(name, seed)
+        question, answered, need = self._asked(name, seed)
         asked = answered + b"\n"
-        sample = task.sample(size - COMPLETION_ROOM - extra * len(asked), rng.random(), seed)
+        room = size - COMPLETION_ROOM - extra * len(asked)  # the prompt's bytes
+        # its own coin, so that the depth and question draws are those of an unaligned run
+        if self.align and random.Random(sample_seed("align", seed)).random() < 0.5:
+            # the completion starts after the prompt and the questions asked inside it
+            shorter = room - (offset + room + extra * len(asked)) % self.align
+            if shorter + COMPLETION_ROOM + extra * len(asked) >= need:
+                room = shorter
+        sample = task.sample(room, rng.random(), seed)
         completion = sample.completion
         if len(completion) > COMPLETION_ROOM:
             raise ValueError(f"{name}: completion {completion!r} longer than {COMPLETION_ROOM} bytes")
@@ -111,7 +125,7 @@ class TaskBatches:
             prompt = prompt[:after] + between + prompt[end:]
             spans += [(after + at + len(question), after + at + len(answered)) for at in starts]
         start = len(prompt)
-        text = prompt + completion + b"\n" * (COMPLETION_ROOM - len(completion))
+        text = prompt + completion + b"\n" * (size - len(prompt) - len(completion))
         return text, [*spans, (start, start + len(completion))]
 
     def _sizes(self, index: int, row: int) -> list[int]:
@@ -137,8 +151,8 @@ class TaskBatches:
         """The row's ``context + 1`` bytes, its scored spans and the offsets where its samples start."""
         text, spans, offsets = b"", [], []
         for part, size in enumerate(self._sizes(index, row)):
-            sample, sample_spans = self._sample(*self._draw(index, row, part), size)
             offset = len(text)
+            sample, sample_spans = self._sample(*self._draw(index, row, part), size, offset)
             # a sample's first byte has no prediction inside its document: score from its second
             spans += [(max(offset + a, offset + 1), offset + b) for a, b in sample_spans]
             offsets.append(offset)

@@ -37,6 +37,12 @@ class TrainConfig:
     task_min_length: int = 0
     """A task mixture's length curriculum: each training row packs samples of lengths log-uniform in
     [task_min_length, context] bytes (0: one sample of context bytes per row; validation always is)."""
+    task_align: int = 0
+    """A task mixture's answer placement: half the training samples end their prompt at a multiple of
+    task_align bytes from the row's start (0: wherever the sample's length puts it). Set it to MAC's segment:
+    evaluation prompts of 2^k bytes start the answer on a segment boundary, where MAC's attention holds none
+    of the question, and packed training samples put it there about once in a segment's length
+    (experiments/long_context/README.md, "What caps MAC")."""
     init: str = ""
     """Start from these weights (a run folder, a checkpoint, or a save_pretrained folder) with a fresh optimiser
     and schedule: fine-tuning, or a curriculum in stages. The model must be configured the same, but for the
@@ -130,6 +136,9 @@ class TrainConfig:
             fail(f"task_min_length = {self.task_min_length} with data = {self.data!r}, context = {self.context}",
                  f"it applies to task mixtures (data = tasks:...) and must lie in [{MIN_SAMPLE_LENGTH}, context]; "
                  "0 turns it off")
+        if self.task_align and not (self.data.startswith("tasks:") and 0 < self.task_align <= self.context):
+            fail(f"task_align = {self.task_align} with data = {self.data!r}, context = {self.context}",
+                 "it applies to task mixtures (data = tasks:...) and must lie in [1, context]; 0 turns it off")
         if self.data.startswith("tasks:") and self.tokenizer != "bytes":
             fail(f"data = {self.data!r} with tokenizer = {self.tokenizer!r}",
                  "long-context task samples are measured in bytes; use tokenizer = bytes")

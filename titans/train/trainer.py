@@ -232,7 +232,7 @@ class Trainer:
         names = parse_mixture(config.data)
         rows, context, questions = config.rows, config.context, config.task_questions
         self.train_lanes = TaskBatches(names, rows, context, seed=config.seed, questions=questions,
-                                       min_length=config.task_min_length)
+                                       min_length=config.task_min_length, align=config.task_align)
         self.valid_lanes = TaskBatches(names, rows, context, seed=config.seed + _VALID_SEED_OFFSET, questions=questions)
 
     # ---- one step ----
