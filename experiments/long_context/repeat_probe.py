@@ -9,11 +9,20 @@ gap between the two is the cost of that shortcut.
 
     python experiments/long_context/repeat_probe.py experiments/long_context/checkpoints/{mac,lmm} \\
         --lengths 512,4K --samples 40 --json experiments/long_context/results/repeat_probe.json
+
+Two variations of the same samples, each a question about where the wrong digit comes from:
+``--offsets 0,32,64`` prepends the first k bytes of each prompt's own haystack, which moves the answer k
+bytes past the start of MAC's segment (the grid's lengths, multiples of 128 bytes, start every answer on
+a segment boundary) and nothing else; ``--frozen`` reads every cell a second time with the memories'
+writes stopped while the answer is decoded (no write of the answer's own digits: theta = 0 and no
+momentum), to see whether the answer's own writes steer its copy.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 
 import torch
@@ -22,8 +31,35 @@ from titans.cli.loading import load_trained
 from titans.eval.grid import cell_samples, length_label, parse_length
 from titans.eval.needles import PassKey
 from titans.eval.recall import run_cell
+from titans.layers.neural_memory import NeuralMemory
 
 KINDS = ("distinct", "repeated")
+
+
+@contextlib.contextmanager
+def writes_frozen_while_decoding(model):
+    """Every memory of ``model`` keeps its weights in a call of one token (a decoded one; prompts are read
+    in blocks): theta 0, momentum 0, nothing forgotten."""
+    memories = [m for m in model.modules() if isinstance(m, NeuralMemory)]
+
+    def gates(memory, x):
+        theta, log_eta, log_keep = NeuralMemory._gates(memory, x)
+        if x.shape[1] == 1:
+            return torch.zeros_like(theta), torch.full_like(log_eta, -80.0), torch.zeros_like(log_keep)
+        return theta, log_eta, log_keep
+
+    for memory in memories:
+        memory._gates = gates.__get__(memory)
+    try:
+        yield
+    finally:
+        for memory in memories:
+            del memory._gates
+
+
+def score(model, samples, frozen: bool) -> int:
+    with writes_frozen_while_decoding(model) if frozen else contextlib.nullcontext():
+        return run_cell(model, samples, batch=8, block=4096).correct
 
 
 def main() -> None:
@@ -33,22 +69,30 @@ def main() -> None:
     parser.add_argument("--depth", type=float, default=0.5)
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--kinds", default=",".join(KINDS), help="distinct, repeated or both")
+    parser.add_argument("--offsets", default="0", help="haystack bytes prepended to every prompt, e.g. 0,32,64")
+    parser.add_argument("--frozen", action="store_true", help="also read with the writes frozen while answering")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
     lengths = [parse_length(x) for x in args.lengths.split(",")]
+    offsets = [int(x) for x in args.offsets.split(",")]
     rows = []
     for path in args.checkpoints:
         model, _ = load_trained(path)
         for length in lengths:
-            row = {"checkpoint": path, "length": length, "depth": args.depth}
-            for kind in KINDS:
-                samples = cell_samples(PassKey(part="eval", keys=kind), length, args.depth, args.samples, args.seed)
-                cell = run_cell(model, samples, batch=8, block=4096)
-                row[kind] = {"correct": cell.correct, "total": cell.total}
-            rows.append(row)
-            print(f"{path} {length_label(length)}: distinct {row['distinct']['correct']}/{args.samples}, "
-                  f"repeated {row['repeated']['correct']}/{args.samples}", flush=True)
+            for kind in args.kinds.split(","):
+                drawn = cell_samples(PassKey(part="eval", keys=kind), length, args.depth, args.samples, args.seed)
+                for offset in offsets:
+                    samples = [dataclasses.replace(s, prompt=s.prompt[:offset] + s.prompt) for s in drawn]
+                    row = {"checkpoint": path, "length": length, "depth": args.depth, "keys": kind, "offset": offset,
+                           "total": len(samples), "correct": score(model, samples, frozen=False)}
+                    if args.frozen:
+                        row["correct_frozen"] = score(model, samples, frozen=True)
+                    rows.append(row)
+                    frozen = f", writes frozen while answering {row['correct_frozen']}" if args.frozen else ""
+                    print(f"{path} {length_label(length)} +{offset} {kind}: {row['correct']}/{len(samples)}{frozen}",
+                          flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"seed": args.seed, "samples": args.samples, "rows": rows}, f, indent=1)

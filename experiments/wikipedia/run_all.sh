@@ -6,8 +6,10 @@
 # the figures. Each training run is also one command: titans train --config experiments/wikipedia/VARIANT.toml
 #
 #   bash experiments/wikipedia/run_all.sh                           # byte tokens, 600 steps (the TOML files)
-#   TOKENIZER=bpe-8192 STEPS=700 bash experiments/wikipedia/run_all.sh  # the subword round
+#   TOKENIZER=bpe-8192 STEPS=600 EXTRA="--set memory_theta_max=0.0005" BY_POSITION=0 \
+#       bash experiments/wikipedia/run_all.sh                       # the subword round (README)
 #
+# EXTRA: flags added to every training run; BY_POSITION=0 skips the Austen readings and their figure.
 # A subword round's runs are runs/wikipedia-TOKENIZER-NAME and its table and figures go to
 # experiments/wikipedia/TOKENIZER/; the byte round keeps runs/wikipedia-NAME and experiments/wikipedia/.
 set -euo pipefail
@@ -23,12 +25,14 @@ train() {  # name, variant, extra flags
     local name=$1 variant=$2 start
     shift 2
     start=$(date +%s)
+    # shellcheck disable=SC2086  # EXTRA is a list of flags
     OMP_NUM_THREADS=1 titans train --config "$configs/$variant.toml" --tokenizer "$tokenizer" "${steps[@]}" \
-        --out "runs/$prefix-$name" --no-progress "$@" > "runs/$prefix-$name.log" 2>&1
+        ${EXTRA:-} --out "runs/$prefix-$name" --no-progress "$@" > "runs/$prefix-$name.log" 2>&1
     echo "$name $(( $(date +%s) - start ))" >> "runs/$prefix-wall-seconds.txt"
 }
 read_back() {  # name: validation without carried state, and loss by position on held-out novels
     OMP_NUM_THREADS=1 titans eval ppl "runs/$prefix-$1" --no-carry --no-progress --json "runs/$prefix-$1/fresh.json"
+    [ "${BY_POSITION:-1}" = 1 ] || return 0
     OMP_NUM_THREADS=1 titans eval ppl "runs/$prefix-$1" --by-position --data austen --split all --length 65536 \
         --documents 4 --context 1024 --limit 1024 --first-bin 256 --no-progress --out "runs/$prefix-$1/by_position"
 }
@@ -41,6 +45,8 @@ second=$!
 wait $first  # a failed lane stops the script here, before the table
 wait $second
 python "$configs/table.py" --tokenizer "$tokenizer" > "$out/table.md"
+python "$configs/curves.py" --tokenizer "$tokenizer" --out "$out/loss_curves.png"
+[ "${BY_POSITION:-1}" = 1 ] || exit 0
 # the five models with a bounded state in the figure; Transformer++ past its 512-byte training context
 # (2.8-6.4 bits per byte) would flatten it, so its readings are kept as JSON beside it
 python experiments/carried_state/plot.py mac=runs/$prefix-mac/by_position \
@@ -50,4 +56,3 @@ python experiments/carried_state/plot.py mac=runs/$prefix-mac/by_position \
 for name in transformer transformer-seed1; do
     cp "runs/$prefix-$name/by_position/by_position.json" "$out/by_position/$name.json"
 done
-python "$configs/curves.py" --tokenizer "$tokenizer" --out "$out/loss_curves.png"
