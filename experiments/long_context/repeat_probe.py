@@ -14,8 +14,8 @@ Two variations of the same samples, each a question about where the wrong digit 
 ``--offsets 0,32,64`` prepends the first k bytes of each prompt's own haystack, which moves the answer k
 bytes past the start of MAC's segment (the grid's lengths, multiples of 128 bytes, start every answer on
 a segment boundary) and nothing else; ``--frozen`` reads every cell a second time with the memories'
-writes stopped while the answer is decoded (no write of the answer's own digits: theta = 0 and no
-momentum), to see whether the answer's own writes steer its copy.
+writes stopped while the answer is decoded (no write of the answer's own digits: theta = 0, the momentum
+carried from the prompt left to run), to see whether the answer's own writes steer its copy.
 """
 
 from __future__ import annotations
@@ -37,29 +37,35 @@ KINDS = ("distinct", "repeated")
 
 
 @contextlib.contextmanager
-def writes_frozen_while_decoding(model):
-    """Every memory of ``model`` keeps its weights in a call of one token (a decoded one; prompts are read
-    in blocks): theta 0, momentum 0, nothing forgotten."""
+def no_writes_while_answering(model):
+    """Every memory of ``model`` writes nothing new (theta 0) while an answer is decoded; its momentum
+    and forgetting run on as they would. Yields the ``on_block`` callback that arms it once a batch's
+    prompt is read; a call of more than one token (the next batch's prompt) disarms it. (MAC also reads a
+    prompt in one-token pieces where a segment ends one token into a block: those come before the arming.)"""
     memories = [m for m in model.modules() if isinstance(m, NeuralMemory)]
+    armed = [False]
 
     def gates(memory, x):
         theta, log_eta, log_keep = NeuralMemory._gates(memory, x)
-        if x.shape[1] == 1:
-            return torch.zeros_like(theta), torch.full_like(log_eta, -80.0), torch.zeros_like(log_keep)
-        return theta, log_eta, log_keep
+        if x.shape[1] > 1:
+            armed[0] = False
+        return (torch.zeros_like(theta) if armed[0] else theta), log_eta, log_keep
 
     for memory in memories:
         memory._gates = gates.__get__(memory)
     try:
-        yield
+        yield lambda read: armed.__setitem__(0, True)
     finally:
         for memory in memories:
             del memory._gates
 
 
 def score(model, samples, frozen: bool) -> int:
-    with writes_frozen_while_decoding(model) if frozen else contextlib.nullcontext():
+    if not frozen:
         return run_cell(model, samples, batch=8, block=4096).correct
+    # block: the whole prompt in one call, so that on_block fires once per batch, after the prompt
+    with no_writes_while_answering(model) as on_block:
+        return run_cell(model, samples, batch=8, block=len(samples[0].prompt), on_block=on_block).correct
 
 
 def main() -> None:
@@ -84,6 +90,9 @@ def main() -> None:
             for kind in args.kinds.split(","):
                 drawn = cell_samples(PassKey(part="eval", keys=kind), length, args.depth, args.samples, args.seed)
                 for offset in offsets:
+                    if any(offset > s.fact_spans[0][0] for s in drawn):
+                        raise SystemExit(f"offset {offset}: more than the haystack before a needle (depth "
+                                         f"{args.depth}); the prepended bytes must be haystack only")
                     samples = [dataclasses.replace(s, prompt=s.prompt[:offset] + s.prompt) for s in drawn]
                     row = {"checkpoint": path, "length": length, "depth": args.depth, "keys": kind, "offset": offset,
                            "total": len(samples), "correct": score(model, samples, frozen=False)}

@@ -2,8 +2,8 @@
 
     python experiments/stability/divergence_probe.py RUN CHECKPOINT
 
-Reads the run's own validation lanes (state carried, as ``titans train`` validates) with the weights of
-CHECKPOINT and prints, per batch, the rows whose loss is not finite and, per memory call (MAC: one per
+Reads the run's own validation batches (as many as ``titans train`` validates, the state carried where the
+run carries it) on the CPU in float32 with the weights of CHECKPOINT, and prints, per batch, the rows whose loss is not finite and, per memory call (MAC: one per
 segment), the largest |weight| and |momentum| of the memory state it leaves, over every row and head.
 A memory whose inner loop diverges shows as weights that grow by orders of magnitude over a few
 calls before they turn NaN.
@@ -28,8 +28,11 @@ def main() -> None:
     parser.add_argument("checkpoint", help="the weights to read with, e.g. RUN/checkpoints/step_0000400")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    config = run_train_config(args.run)
+    if config is None:
+        raise SystemExit(f"{args.run} holds no readable train_config.json: give the folder of a titans train run")
     with tempfile.TemporaryDirectory() as scratch:
-        trainer = Trainer(run_train_config(args.run).replace(out=scratch), progress=False)
+        trainer = Trainer(config.replace(out=scratch, device="cpu", precision="fp32"), progress=False)
     model = trainer.module.eval()
     model.load_state_dict(load_trained(args.checkpoint)[0].state_dict())
     calls = []
@@ -45,11 +48,13 @@ def main() -> None:
         if isinstance(module, NeuralMemory):
             module.register_forward_hook(record(name))
     lanes, state = trainer.valid_lanes, None
+    # as many batches as Trainer.validate reads
+    batches = min(lanes.batches_per_epoch, max(1, config.eval_tokens // (lanes.rows * config.context)))
     with torch.no_grad():
-        for index in range(lanes.batches_per_epoch):
+        for index in range(batches):
             batch = lanes.batch(index)
             calls.clear()
-            logits, state = model(batch.inputs, state, reset=batch.reset)
+            logits, state = model(batch.inputs, state if config.carry_state else None, reset=batch.reset)
             loss = F.cross_entropy(logits.flatten(0, 1), batch.targets.flatten(), reduction="none")
             bad = (~torch.isfinite(loss.view(batch.inputs.shape))).any(1).nonzero().flatten().tolist()
             print(f"batch {index}: rows with a non-finite loss {bad}")

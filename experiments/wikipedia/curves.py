@@ -39,6 +39,8 @@ def main() -> None:
             continue
         train = [r for r in records if r["kind"] == "train"]
         valid = [r for r in records if r["kind"] == "valid"]
+        if not valid:  # a subword run's bytes per token come from its validation
+            continue
         # bits per byte = nats per token / ln 2 / bytes per token (1 for byte tokens)
         bytes_per_token = 1.0 if args.tokenizer == "bytes" else valid[-1]["bytes"] / valid[-1]["scored_tokens"]
         bits = [r["loss"] / math.log(2) / bytes_per_token for r in train]
@@ -53,7 +55,7 @@ def main() -> None:
         ax.axhline(TARGET_BPB, color="grey", linewidth=0.8, linestyle=":")
         ax.set_xlabel("tokens trained on" + (" (bytes)" if args.tokenizer == "bytes" else f" ({args.tokenizer})"))
         ax.set_title(title, fontsize=9)
-        ax.set_ylim(2.0, 4.0)
+        ax.set_ylim(1.8, 4.0)
         ax.grid(alpha=0.3)
     train_ax.set_ylabel("bits per byte")
     valid_ax.legend(fontsize=7)

@@ -17,9 +17,10 @@ cd "$(dirname "$0")/../.."
 mkdir -p runs
 configs=experiments/wikipedia
 tokenizer=${TOKENIZER:-bytes}
+case $tokenizer in bytes | bpe-[0-9]*) ;; *) echo "TOKENIZER: bytes or bpe-N, got $tokenizer" >&2; exit 2 ;; esac
 if [ "$tokenizer" = bytes ]; then prefix=wikipedia; out=$configs; else prefix=wikipedia-$tokenizer; out=$configs/$tokenizer; fi
 steps=(); [ -n "${STEPS:-}" ] && steps=(--steps "$STEPS")
-mkdir -p "$out/by_position"
+[ "${BY_POSITION:-1}" = 1 ] && mkdir -p "$out/by_position"
 rm -f "runs/$prefix-wall-seconds.txt"  # this round's wall times only
 train() {  # name, variant, extra flags
     local name=$1 variant=$2 start

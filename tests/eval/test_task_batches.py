@@ -71,37 +71,45 @@ def test_a_length_curriculum_packs_whole_samples_each_a_document_of_its_own():
     assert torch.equal(batches.batch(4).inputs, batch.inputs)
 
 
+def completion_starts(batch, r: int) -> list[int]:
+    """Where each packed sample's completion (" KEY.") starts in row r."""
+    full = text(batch.inputs[r]) + text(batch.targets[r, -1:])
+    offsets = [0, *batch.reset[r].nonzero().flatten().tolist(), len(full)]
+    starts = []
+    for lo, hi in itertools.pairwise(offsets):
+        answer = full[lo:hi].rstrip(b"\n")
+        key = answer.split(b"The pass key is ")[-1][:-1]
+        assert answer.endswith(b"What is the pass key? The pass key is " + key + b".")
+        starts.append(lo + len(answer) - len(key) - 2)
+    return starts
+
+
 @pytest.mark.parametrize("questions", [1, 3])
 def test_aligned_samples_start_their_answer_on_a_multiple_of_align(questions):
     aligned = TaskBatches(["pk"], rows=6, context=1024, seed=3, min_length=128, questions=questions, align=128)
     plain = TaskBatches(["pk"], rows=6, context=1024, seed=3, min_length=128, questions=questions)
-    on_boundary, total = 0, 0
+    moved, total = 0, 0
     for index in range(4):
         batch, same = aligned.batch(index), plain.batch(index)
         assert torch.equal(batch.reset, same.reset)  # the same samples, packed at the same offsets
         for r in range(6):
-            full = text(batch.inputs[r]) + text(batch.targets[r, -1:])
-            offsets = [0, *batch.reset[r].nonzero().flatten().tolist(), len(full)]
-            for lo, hi in itertools.pairwise(offsets):
-                sample = full[lo:hi]
-                key = sample.split(b"The pass key is ")[1].split(b".")[0]
-                answer = sample.rstrip(b"\n")
-                assert answer.endswith(b"What is the pass key? The pass key is " + key + b".")
-                start = lo + len(answer) - len(key) - 2  # the completion " KEY." starts here
-                assert text(batch.targets[r, start - 1:start + len(key) + 1]) == b" " + key + b"."
-                assert batch.scored[r, start - 1:start + len(key) + 1].all()
-                assert sample.count(b"The pass key is " + key + b".") == questions + 1  # and the needle
-                on_boundary += start % 128 == 0
+            for start, unaligned in zip(completion_starts(batch, r), completion_starts(same, r), strict=True):
+                # each answer is where it was, or moved earlier (a shorter prompt) onto a multiple of 128
+                assert start == unaligned or (start < unaligned and start % 128 == 0)
+                key_and_end = text(batch.targets[r, start - 1:]).split(b".")[0] + b"."
+                assert batch.scored[r, start - 1:start - 1 + len(key_and_end)].all()  # still scored
+                moved += start != unaligned
                 total += 1
-    # a coin per sample, and a few land there by chance; without align about one in 128 does
-    assert 0.35 * total < on_boundary < 0.8 * total
+    assert moved > 0.25 * total  # a coin per sample; without align none moves
 
 
 def test_align_must_fit_the_context(tmp_path, tiny_config):
     with pytest.raises(ValueError, match="align"):
         TaskBatches(["pk"], 1, 512, align=1024)
     with pytest.raises(ValueError, match="task_align"):
-        tiny_config(tmp_path / "run", context=256, batch_tokens=512, task_align=128)
+        tiny_config(tmp_path / "run", context=256, batch_tokens=512, task_align=128)  # not a task mixture
+    with pytest.raises(ValueError, match="task_align"):
+        tiny_config(tmp_path / "run", data="tasks:pk", context=256, batch_tokens=512, task_align=512)
 
 
 def test_a_length_curriculum_needs_a_sensible_shortest_sample():

@@ -11,7 +11,8 @@ With ``min_length`` a row packs several samples instead, of lengths log-uniform 
 context] bytes, each a document of its own (``reset`` at its start): a length curriculum. Copying a key
 is learned far sooner in short samples, where the needle takes a larger share of the attention, and the
 skill then carries to the long ones (experiments/long_context/induction_probe.py measures it).
-With ``align`` half the samples (a coin per sample) end their prompt at a multiple of ``align`` bytes from
+With ``align`` about half the samples (a coin per sample; one too short to lose the bytes keeps its
+length) end their prompt at a multiple of ``align`` bytes from
 the row's start, the prompt shortened and the newlines after the completion lengthened to match: MAC's
 segment boundaries then fall at the answer's start as often as they do in evaluation prompts of 2^k bytes.
 Rows never continue one another (no carried state), and a batch is a pure function of (seed, index), so a
@@ -83,7 +84,8 @@ class TaskBatches:
         self.rows, self.context, self.seed, self.questions, self.align = rows, context, seed, questions, align
         self.min_length = min_length or context + 1
         first = self._draw(0, 0, 0)
-        self.documents = [list(self._sample(*first, context + 1)[0][:-COMPLETION_ROOM])]  # a training prompt
+        text, spans = self._sample(*first, context + 1)
+        self.documents = [list(text[:spans[-1][0]])]  # a training prompt: up to its completion
 
     def _draw(self, index: int, row: int, part: int) -> tuple[str, int, random.Random]:
         """Sample ``part`` of a row: its task, its seed and its RNG (depth, extra questions)."""
