@@ -73,6 +73,11 @@ def main() -> None:
             print(f"| {name} | no validation yet |" + " |" * 7)
             continue
         last = valid[-1]
+        steps = run_train_config(run).steps
+        if last["step"] < steps:  # still training (or stopped early): not a final figure
+            print(f"| {name} | unfinished: validation {last['bits_per_byte']:.3f} at step {last['step']} of {steps} |"
+                  + " |" * 7)
+            continue
         finals[name] = last["bits_per_byte"]
         fresh = run / "fresh.json"
         fresh_bpb = f"{json.loads(fresh.read_text())['bits_per_byte']:.3f}" if fresh.exists() else "–"
