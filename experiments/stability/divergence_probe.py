@@ -48,8 +48,7 @@ def main() -> None:
         if isinstance(module, NeuralMemory):
             module.register_forward_hook(record(name))
     lanes, state = trainer.valid_lanes, None
-    # as many batches as Trainer.validate reads
-    batches = min(lanes.batches_per_epoch, max(1, config.eval_tokens // (lanes.rows * config.context)))
+    batches = min(lanes.batches_per_epoch, trainer.validation_batches())
     with torch.no_grad():
         for index in range(batches):
             batch = lanes.batch(index)

@@ -36,8 +36,7 @@ def run_prefix(tokenizer: str) -> str:
     return "wikipedia" if tokenizer == "bytes" else f"wikipedia-{tokenizer}"
 
 
-def model_config(run: Path) -> TitansConfig:
-    config = run_train_config(run)
+def model_config(config) -> TitansConfig:
     return config.model_config(vocab_size=subword_vocab_size(config.tokenizer) or 256)
 
 
@@ -73,7 +72,8 @@ def main() -> None:
             print(f"| {name} | no validation yet |" + " |" * 7)
             continue
         last = valid[-1]
-        steps = run_train_config(run).steps
+        train_config = run_train_config(run)
+        steps = train_config.steps
         if last["step"] < steps:  # still training (or stopped early): not a final figure
             print(f"| {name} | unfinished: validation {last['bits_per_byte']:.3f} at step {last['step']} of {steps} |"
                   + " |" * 7)
@@ -83,7 +83,7 @@ def main() -> None:
         fresh_bpb = f"{json.loads(fresh.read_text())['bits_per_byte']:.3f}" if fresh.exists() else "–"
         below = next((r["tokens"] for r in valid if r["bits_per_byte"] < TARGET_BPB), None)
         gain = long_gain(run)
-        config = model_config(run)
+        config = model_config(train_config)
         cells = [name, str(config.layers), f"{TitansLM(config).num_parameters() / 1e6:.2f}M", f"{last['tokens']:,}",
                  f"**{last['bits_per_byte']:.3f}**", fresh_bpb,
                  "not reached" if below is None else f"{below:,} tokens",

@@ -278,9 +278,13 @@ class Trainer:
 
     # ---- the run ----
 
+    def validation_batches(self) -> int:
+        """Batches of the validation lanes that a validation reads: eval_tokens' worth, at least one."""
+        return max(1, self.config.eval_tokens // (self.valid_lanes.rows * self.config.context))
+
     def validate(self) -> LanguageModelScore:
-        batches = max(1, self.config.eval_tokens // (self.valid_lanes.rows * self.config.context))
-        return score_language_model(self.module, self.valid_lanes, self.token_bytes, max_batches=batches,
+        return score_language_model(self.module, self.valid_lanes, self.token_bytes,
+                                    max_batches=self.validation_batches(),
                                     device=self.device, topology=self.topology, autocast=self.autocast,
                                     carry_state=self.config.carry_state)
 
