@@ -98,14 +98,14 @@ def main() -> None:
     main = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig()).replace(out=args.out)
     if args.tokenizer:
         main = main.replace(tokenizer=args.tokenizer)
-    vocab = 256 if main.tokenizer == "bytes" else subword_vocab_size(main.tokenizer)
+    vocab = 256 if main.tokenizer_name == "bytes" else subword_vocab_size(main.tokenizer_name)
     if vocab is None:
-        sys.exit(f"this benchmark takes bytes or bpe-N, not {main.tokenizer!r}")
+        sys.exit(f"this benchmark takes bytes or bpe-N, not {main.tokenizer_name!r}")
     baseline = main.replace(variant="transformer", model=matched_transformer(main, vocab))
     rows = [train_for(main, args.minutes, vocab, f"titans-{main.variant}"),
             train_for(baseline, args.minutes, vocab, "transformer++")]
 
-    print(f"\n{torch.get_num_threads()} threads, torch {torch.__version__}, tokenizer {main.tokenizer}, "
+    print(f"\n{torch.get_num_threads()} threads, torch {torch.__version__}, tokenizer {main.tokenizer_name}, "
           f"budget {args.minutes:g} min per model\n")
     print("| model | parameters | step (s) | steps | tokens | wall (min) | tokens/s | validation bits per byte |")
     print("|---|---|---|---|---|---|---|---|")

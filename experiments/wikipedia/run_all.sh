@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 24 §3: the six models of experiments/README.md, and second seeds of MAC and Transformer++, trained
+# Issue 24 §3: the six models of experiments/README.md, and second seeds of MAC, MAL and Transformer++, trained
 # two at a time on one thread each (so each run's wall time is that of one thread beside another run:
 # measured 1.0-1.1x one thread alone); then every run's validation read afresh per 512-byte window as well as
 # carried, its loss by position over four Austen novels (as experiments/carried_state), the table and
@@ -37,8 +37,8 @@ read_back() {  # name: validation without carried state, and loss by position on
     OMP_NUM_THREADS=1 titans eval ppl "runs/$prefix-$1" --by-position --data austen --split all --length 65536 \
         --documents 4 --context 1024 --limit 1024 --first-bin 256 --no-progress --out "runs/$prefix-$1/by_position"
 }
-(train mac mac; train mag mag; train transformer transformer; train swa swa
- for name in mac mag transformer swa; do read_back $name; done) &
+(train mac mac; train mag mag; train transformer transformer; train swa swa; train mal-seed1 mal --seed 1
+ for name in mac mag transformer swa mal-seed1; do read_back $name; done) &
 first=$!
 (train mac-seed1 mac --seed 1; train mal mal; train lmm lmm; train transformer-seed1 transformer --seed 1
  for name in mac-seed1 mal lmm transformer-seed1; do read_back $name; done) &
@@ -52,7 +52,7 @@ python "$configs/curves.py" --tokenizer "$tokenizer" --out "$out/loss_curves.png
 # (2.8-6.4 bits per byte) would flatten it, so its readings are kept as JSON beside it
 python experiments/carried_state/plot.py mac=runs/$prefix-mac/by_position \
     mac-seed1=runs/$prefix-mac-seed1/by_position mag=runs/$prefix-mag/by_position \
-    mal=runs/$prefix-mal/by_position lmm=runs/$prefix-lmm/by_position \
+    mal=runs/$prefix-mal/by_position mal-seed1=runs/$prefix-mal-seed1/by_position lmm=runs/$prefix-lmm/by_position \
     swa=runs/$prefix-swa/by_position --out "$out/by_position" > "$out/by_position/gains.md"
 for name in transformer transformer-seed1; do
     cp "runs/$prefix-$name/by_position/by_position.json" "$out/by_position/$name.json"

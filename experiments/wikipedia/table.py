@@ -2,6 +2,8 @@
 
     python experiments/wikipedia/table.py > experiments/wikipedia/table.md
     python experiments/wikipedia/table.py --tokenizer bpe-8192 > experiments/wikipedia/bpe-8192/table.md
+    python experiments/wikipedia/table.py --tokenizer bpe-8192 --previous experiments/wikipedia/bpe-8192/table.md \
+        > table.md   # runs trained since, over the rows of runs no longer in runs/
 
 Per run: parameters, tokens, the run's own final validation (state carried through each held-out page,
 or fresh windows for Transformer++, which carries none), the same bytes read afresh per 512-byte window
@@ -22,7 +24,7 @@ from titans.data.subword import subword_vocab_size
 from titans.train.metrics import read_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNS = ("transformer", "transformer-seed1", "swa", "lmm", "mac", "mac-seed1", "mag", "mal")
+RUNS = ("transformer", "transformer-seed1", "swa", "lmm", "mac", "mac-seed1", "mag", "mal", "mal-seed1")
 TARGET_BPB = 2.5
 LONG_BINS = (16384, 65536)  # the span of issue 24 §2's gain target
 
@@ -37,7 +39,7 @@ def run_prefix(tokenizer: str) -> str:
 
 
 def model_config(config) -> TitansConfig:
-    return config.model_config(vocab_size=subword_vocab_size(config.tokenizer) or 256)
+    return config.model_config(vocab_size=subword_vocab_size(config.tokenizer_name) or 256)
 
 
 def long_gain(run: Path) -> float | None:
@@ -56,18 +58,33 @@ def wall_seconds(prefix: str) -> dict[str, int]:
     return {name: int(seconds) for name, seconds in (line.split() for line in lines if line.strip())}
 
 
+def previous_rows(path: Path | None) -> dict[str, list[str]]:
+    """The cells of each run's row in an earlier table printed by this script (none without ``path``)."""
+    if path is None:
+        return {}
+    rows = [line.strip("|").split("|") for line in path.read_text().splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): [c.strip() for c in cells] for cells in rows[1:]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokenizer", default="bytes", help="the round of run_all.sh (its TOKENIZER)")
+    parser.add_argument("--previous", type=Path,
+                        help="an earlier table of this round: the rows of runs that runs/ no longer holds come from it")
     args = parser.parse_args()
     prefix = run_prefix(args.tokenizer)
-    walls, finals = wall_seconds(prefix), {}
+    walls, finals, previous = wall_seconds(prefix), {}, previous_rows(args.previous)
     print("| run | layers | parameters | tokens | validation, bits per byte (the run's own) "
           f"| read afresh per 512 tokens | first below {TARGET_BPB} at | wall time | gain at 16-64K (Austen) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in RUNS:
         run = ROOT / "runs" / f"{prefix}-{name}"
         valid = validations(run)
+        if not valid and name in previous:
+            cells = previous[name]
+            finals[name] = float(cells[4].strip("*"))
+            print("| " + " | ".join(cells) + " |")
+            continue
         if not valid:
             print(f"| {name} | no validation yet |" + " |" * 7)
             continue
@@ -91,7 +108,7 @@ def main() -> None:
                  "–" if gain is None else f"{gain:+.3f}"]
         print("| " + " | ".join(cells) + " |")
     print()
-    for base in ("mac", "transformer"):
+    for base in ("mac", "mal", "transformer"):
         pair = [finals[n] for n in (base, f"{base}-seed1") if n in finals]
         if len(pair) == 2:
             print(f"- {base}, seeds 0 and 1: mean {statistics.mean(pair):.3f}, spread {abs(pair[0] - pair[1]):.3f} "

@@ -59,3 +59,24 @@ def test_every_shipped_config_parses(path):
 
 def test_the_main_job_config_is_the_default():
     assert TrainConfig.from_file(ROOT / "configs" / "main.toml") == TrainConfig()
+
+
+@pytest.mark.parametrize("data,tokenizer,expected", [
+    ("wikipedia", "auto", "bpe-8192"),  # the main job's recipe names its own
+    ("wikipedia-raw", "auto", "bytes"),  # enwik8-style byte-level work keeps bytes
+    ("shakespeare", "auto", "bytes"),
+    ("ecoli", "auto", "bytes"),
+    ("some/folder/of/text", "auto", "bytes"),  # a path has no recipe
+    ("tasks:pk,n", "auto", "bytes"),  # task samples are measured in bytes
+    ("wikipedia", "bytes", "bytes"),  # a named tokenizer is taken as given
+    ("shakespeare", "bpe-1024", "bpe-1024"),
+])
+def test_auto_tokenizer_is_the_recipes_own(data, tokenizer, expected):
+    config = TrainConfig(data=data, tokenizer=tokenizer)
+    assert config.tokenizer_name == expected
+    assert config.replace(data="shakespeare").tokenizer_name == ("bytes" if tokenizer == "auto" else tokenizer)
+
+
+def test_a_task_mixture_with_a_subword_tokenizer_is_a_clear_error():
+    with pytest.raises(ValueError, match="use tokenizer = bytes"):
+        TrainConfig(data="tasks:pk", tokenizer="bpe-1024")

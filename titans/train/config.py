@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import PRESETS, VARIANTS, TitansConfig
+from ..data.recipes import RECIPES
 from ..data.subword import subword_vocab_size
 from ..eval.task_batches import MIN_SAMPLE_LENGTH
 
@@ -47,10 +48,11 @@ class TrainConfig:
     """Start from these weights (a run folder, a checkpoint, or a save_pretrained folder) with a fresh optimiser
     and schedule: fine-tuning, or a curriculum in stages. The model must be configured the same, but for the
     attention window and MAC segment ("": a fresh initialisation)."""
-    tokenizer: str = "bytes"
+    tokenizer: str = "auto"
     """bytes (vocab 256), bpe-N (a SentencePiece BPE of N pieces fitted to the training split, cached; see
     titans.data.subword), llama2 (the 32K SentencePiece of the paper's family), a SentencePiece .model path,
-    or nucleotides / nucleotides-masked for DNA."""
+    nucleotides / nucleotides-masked for DNA, or auto: the data recipe's own (bpe-8192 for wikipedia, the main
+    job's; bytes for every other recipe, path and task mixture). ``tokenizer_name`` is the one it resolves to."""
     valid_fraction: float = 0.05
     """Share of the corpus held out for validation (deterministic; see titans.data.split_documents)."""
     context: int = 256
@@ -61,7 +63,7 @@ class TrainConfig:
     """Micro-batches per step on each process (gradient accumulation); must divide the rows per process."""
     carry_state: bool = False
     """Carry each row's model state into the next step (truncated backprop through the memory)."""
-    steps: int = 400
+    steps: int = 340
     """Optimiser steps."""
     lr: float = 2e-3
     """Peak learning rate (AdamW)."""
@@ -139,17 +141,25 @@ class TrainConfig:
         if self.task_align and not (self.data.startswith("tasks:") and 0 < self.task_align <= self.context):
             fail(f"task_align = {self.task_align} with data = {self.data!r}, context = {self.context}",
                  "it applies to task mixtures (data = tasks:...) and must lie in [1, context]; 0 turns it off")
-        if self.data.startswith("tasks:") and self.tokenizer != "bytes":
+        if self.data.startswith("tasks:") and self.tokenizer_name != "bytes":
             fail(f"data = {self.data!r} with tokenizer = {self.tokenizer!r}",
-                 "long-context task samples are measured in bytes; use tokenizer = bytes")
+                 "long-context task samples are measured in bytes; use tokenizer = bytes (or auto)")
         try:
-            subword_vocab_size(self.tokenizer)
+            subword_vocab_size(self.tokenizer_name)
         except ValueError as error:
             fail(str(error), "the other tokenizers are bytes, llama2, a SentencePiece .model file or a saved "
                              "tokenizer folder")
         if "vocab_size" in self.model:
             fail("model.vocab_size is set", "the tokenizer decides the vocabulary; remove it")
         self.model_config(256)  # unknown or invalid model fields fail now, not after the data is loaded
+
+    @property
+    def tokenizer_name(self) -> str:
+        """The tokenizer the run reads its data with: ``tokenizer``, or for auto the data recipe's own."""
+        if self.tokenizer != "auto":
+            return self.tokenizer
+        recipe = RECIPES.get(self.data)
+        return recipe.tokenizer if recipe else "bytes"
 
     @property
     def rows(self) -> int:

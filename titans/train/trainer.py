@@ -190,7 +190,7 @@ class Trainer:
         self.run_dir = Path(config.out)
         self._bar = None
         # a named tokenizer fails here, before a corpus is fetched; "bpe-N" is fitted to the training split
-        self.tokenizer = None if subword_vocab_size(config.tokenizer) else get_tokenizer(config.tokenizer)
+        self.tokenizer = None if subword_vocab_size(config.tokenizer_name) else get_tokenizer(config.tokenizer_name)
         if documents is None and is_task_mixture(config.data):
             self._task_batches()
         else:
@@ -213,7 +213,7 @@ class Trainer:
         config = self.config
         train_docs, valid_docs = split_documents(docs, config.valid_fraction)
         if self.tokenizer is None:  # "bpe-N": one process fits it, the others read it from the cache
-            texts, pieces = [d.text for d in train_docs], subword_vocab_size(config.tokenizer)
+            texts, pieces = [d.text for d in train_docs], subword_vocab_size(config.tokenizer_name)
             if self.topology.is_main:
                 self.tokenizer = fit_subword_tokenizer(texts, pieces)
             self.topology.barrier()
