@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Issue 24 §4: the two stability decisions of the memory, each measured in the README's main job
-# (configs/main.toml: the cpu-preset MAC, 400 steps of 4,096 bytes of the Wikipedia articles, seed 0) by a
-# run that differs from it in that one setting. The two go side by side on one thread each (their wall
+# as it was then (configs/main.toml with byte tokens and 400 steps: the cpu-preset MAC, 4,096 bytes a
+# step of the Wikipedia articles, seed 0; the main job now reads 8,192 BPE pieces for 340 steps) by a run
+# that differs from it in that one setting. The two go side by side on one thread each (their wall
 # times are not comparable with the main job's); the default is the main job itself. Then the gate
 # curves of each. titans train refuses a run folder that exists: move earlier runs/stability-* away first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=experiments/stability
 mkdir -p runs
-train() { OMP_NUM_THREADS=1 titans train --no-progress --sample-tokens 0 "$@"; }
+main_job=(--tokenizer bytes --steps 400)  # the main job these decisions were measured in
+train() { OMP_NUM_THREADS=1 titans train "${main_job[@]}" --no-progress --sample-tokens 0 "$@"; }
 # values as the paper has them: only q and k l2-normalised
 train --set memory_normalize_values=false --out runs/stability-raw-values > runs/stability-raw-values.log 2>&1 &
 raw=$!
@@ -25,7 +27,7 @@ train --seed 1 --set memory_normalize_values=false --out runs/stability-raw-valu
 theta=$!
 wait $raw
 wait $theta
-titans train --no-progress --out runs/stability-default > runs/stability-default.log 2>&1  # the main job itself
+titans train "${main_job[@]}" --no-progress --out runs/stability-default > runs/stability-default.log 2>&1  # the main job itself
 for run in default raw-values theta-8x; do
     python "$out/gates.py" "runs/stability-$run" --out "$out/gates-$run.png"
 done

@@ -62,8 +62,9 @@ def previous_rows(path: Path | None) -> dict[str, list[str]]:
     """The cells of each run's row in an earlier table printed by this script (none without ``path``)."""
     if path is None:
         return {}
-    rows = [line.strip("|").split("|") for line in path.read_text().splitlines() if line.startswith("| ")]
-    return {cells[0].strip(): [c.strip() for c in cells] for cells in rows[1:]}
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in path.read_text().splitlines()
+            if line.startswith("| ")]
+    return {cells[0]: cells for cells in rows if len(cells) > 4 and cells[4].startswith("**")}  # finished runs
 
 
 def main() -> None:
@@ -80,7 +81,7 @@ def main() -> None:
     for name in RUNS:
         run = ROOT / "runs" / f"{prefix}-{name}"
         valid = validations(run)
-        if not valid and name in previous:
+        if not run.exists() and name in previous:
             cells = previous[name]
             finals[name] = float(cells[4].strip("*"))
             print("| " + " | ".join(cells) + " |")

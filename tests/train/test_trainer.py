@@ -72,6 +72,24 @@ def test_resuming_with_other_settings_is_refused(tmp_path, corpus_documents, tin
         Trainer(tiny_config(tmp_path, steps=3, lr=1e-2), documents=corpus_documents, progress=False).run(resume=True)
 
 
+def test_auto_and_the_tokenizer_it_names_resume_alike(tmp_path, corpus_documents, tiny_config, sp_model):
+    Trainer(tiny_config(tmp_path, steps=6, save_every=3), documents=corpus_documents, progress=False).run()
+    checkpoints = tmp_path / "checkpoints"
+    shutil.rmtree(checkpoints / "step_0000006")
+    (checkpoints / "latest").write_text("step_0000003\n")
+    named = tiny_config(tmp_path, steps=6, save_every=3, tokenizer="bytes")  # the run was saved with "auto"
+    Trainer(named, documents=corpus_documents, progress=False).run(resume=True)
+    assert sorted(losses(tmp_path)) == list(range(1, 7))
+    other = tiny_config(tmp_path, steps=6, save_every=3, tokenizer=str(sp_model))
+    with pytest.raises(ValueError, match="cannot resume: .* other tokenizer"):
+        Trainer(other, documents=corpus_documents, progress=False).run(resume=True)
+
+
+def test_documents_passed_in_are_read_as_bytes_under_auto(tmp_path, corpus_documents, tiny_config):
+    trainer = Trainer(tiny_config(tmp_path, data="wikipedia"), documents=corpus_documents, progress=False)
+    assert trainer.tokenizer.vocab_size == 256  # not the wikipedia recipe's bpe-8192: no recipe was read
+
+
 def test_non_finite_steps_are_skipped_then_stop_the_run(tmp_path, corpus_documents, monkeypatch, capsys, tiny_config):
     trainer = Trainer(tiny_config(tmp_path, steps=12, save_every=2, max_bad_steps=3), documents=corpus_documents,
                       progress=False)

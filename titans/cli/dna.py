@@ -13,7 +13,7 @@ from .progress import add_progress_option, progress_bar, say
 
 # titans dna pretrain = titans train with these defaults (every flag and --config still apply)
 PRETRAIN_DEFAULTS = TrainConfig(data="bacteria", tokenizer="nucleotides", out="runs/dna-pretrain",
-                                valid_fraction=0.02, sample_tokens=0)
+                                valid_fraction=0.02, sample_tokens=0, steps=400)
 CONTEXT_NAMES = BinNames(key="bits_per_base", counts=lambda b: {"bases": b.tokens}, gain=False, position="position",
                          measure="bits per base", carried="bits per base", limited="same bases, context <= {limit:,}",
                          count="bases", count_of=lambda b: b.tokens)

@@ -189,8 +189,10 @@ class Trainer:
                              f"{self.topology.world} processes x {config.accumulation} micro-batches")
         self.run_dir = Path(config.out)
         self._bar = None
-        # a named tokenizer fails here, before a corpus is fetched; "bpe-N" is fitted to the training split
-        self.tokenizer = None if subword_vocab_size(config.tokenizer_name) else get_tokenizer(config.tokenizer_name)
+        # a named tokenizer fails here, before a corpus is fetched; "bpe-N" is fitted to the training split;
+        # documents passed in are no recipe, so auto reads them as bytes
+        self.tokenizer_name = "bytes" if documents is not None and config.tokenizer == "auto" else config.tokenizer_name
+        self.tokenizer = None if subword_vocab_size(self.tokenizer_name) else get_tokenizer(self.tokenizer_name)
         if documents is None and is_task_mixture(config.data):
             self._task_batches()
         else:
@@ -213,7 +215,7 @@ class Trainer:
         config = self.config
         train_docs, valid_docs = split_documents(docs, config.valid_fraction)
         if self.tokenizer is None:  # "bpe-N": one process fits it, the others read it from the cache
-            texts, pieces = [d.text for d in train_docs], subword_vocab_size(config.tokenizer_name)
+            texts, pieces = [d.text for d in train_docs], subword_vocab_size(self.tokenizer_name)
             if self.topology.is_main:
                 self.tokenizer = fit_subword_tokenizer(texts, pieces)
             self.topology.barrier()
@@ -290,10 +292,14 @@ class Trainer:
 
     def _check_resumable(self, saved: dict) -> None:
         saved_config = TrainConfig.from_dict(saved["train_config"])
-        changed = [f for f in _NUMERIC_FIELDS if getattr(saved_config, f) != getattr(self.config, f)]
+
+        def value(config: TrainConfig, name: str):  # "auto" and the tokenizer it names are the same setting
+            return config.tokenizer_name if name == "tokenizer" else getattr(config, name)
+
+        changed = [f for f in _NUMERIC_FIELDS if value(saved_config, f) != value(self.config, f)]
         if changed:
             raise ValueError(f"cannot resume: the checkpoint was trained with other {', '.join(changed)} "
-                             f"({', '.join(f'{f}={getattr(saved_config, f)!r}' for f in changed)}); "
+                             f"({', '.join(f'{f}={value(saved_config, f)!r}' for f in changed)}); "
                              f"resume with the same settings or start a new run folder")
 
     def _save(self, step: int, carried) -> None:
