@@ -28,12 +28,19 @@ def load(pairs: list[str]) -> dict[str, dict]:
     return results
 
 
+def unit(result: dict) -> str:
+    """What a reading's positions count: bytes for a byte model, tokens for a subword one."""
+    return "bytes" if all(b["bytes"] == b["tokens"] for b in result["bins"]) else "tokens"
+
+
 def gain_table(results: dict[str, dict]) -> list[str]:
     labels = list(results)
-    first = results[labels[0]]["bins"]
-    lines = ["| position (bytes) | " + " | ".join(f"{label}: carried / reset every 1K / gain" for label in labels) + " |",
+    first = results[labels[0]]
+    limit = f"reset every {short_count(first['limit'])}"
+    lines = [f"| position ({unit(first)}) | " + " | ".join(f"{label}: carried / {limit} / gain" for label in labels)
+             + " |",
              "|---|" + "---|" * len(labels)]
-    for i, b in enumerate(first):
+    for i, b in enumerate(first["bins"]):
         cells = []
         for label in labels:
             r = results[label]["bins"][i]
@@ -54,9 +61,11 @@ def plot_gain(results: dict[str, dict], path: Path) -> None:
         ax.plot([(b["start"] + b["end"]) / 2 for b in bins], [b["gain"] for b in bins], marker="o", label=label)
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("position in the document (bytes of context)")
+    first = next(iter(results.values()))
+    ax.set_xlabel(f"position in the document ({unit(first)} of context)")
     ax.set_ylabel("bits per byte saved by the carried state")
-    ax.set_title("gain of the state carried from the document's start over a reset every 1K", fontsize=9)
+    ax.set_title(f"gain of the state carried from the document's start over a reset every "
+                 f"{short_count(first['limit'])} {unit(first)}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -76,7 +85,7 @@ def main() -> None:
         shutil.copyfile(Path(folder) / "by_position.json", args.out / f"{label}.json")
     first = next(iter(results.values()))
     title = (f"bits per byte by position: {len(first['documents'])} novels of {first['data']}, "
-             f"{first['length']:,} bytes each")
+             f"{first['length']:,} {unit(first)} each")
     plot_by_position(results, args.out / "by_position.png", title)
     plot_gain(results, args.out / "gain.png")
     print("\n".join(gain_table(results)))
