@@ -65,7 +65,8 @@ def test_the_main_job_config_is_the_default():
     ("wikipedia", "auto", "bpe-8192"),  # the main job's recipe names its own
     ("wikipedia-raw", "auto", "bytes"),  # enwik8-style byte-level work keeps bytes
     ("shakespeare", "auto", "bytes"),
-    ("ecoli", "auto", "bytes"),
+    ("ecoli", "auto", "nucleotides"),  # the genomes read one base a token
+    ("drosophila", "auto", "nucleotides"),
     ("some/folder/of/text", "auto", "bytes"),  # a path has no recipe
     ("tasks:pk,n", "auto", "bytes"),  # task samples are measured in bytes
     ("wikipedia", "bytes", "bytes"),  # a named tokenizer is taken as given

@@ -193,12 +193,12 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="ecoli",
-            description="Escherichia coli 536, complete genome (4.94 Mb, one record); DNA: use a nucleotides "
-                        "tokenizer",
+            description="Escherichia coli 536, complete genome (4.94 Mb, one record)",
             source="Debian bowtie-examples (genomes/NC_008253.fna.gz)",
             license="public sequence data (NCBI RefSeq NC_008253)",
             fetch=_ECOLI,
             parse=partial(_parse_genomes, files=()),
+            tokenizer="nucleotides",
         ),
         Recipe(
             name="klebsiella",
@@ -208,6 +208,7 @@ RECIPES: dict[str, Recipe] = {
             license="public sequence data (NCBI GenBank)",
             fetch=_KLEBSIELLA,
             parse=partial(_parse_genomes, files=_KLEBSIELLA_TRAIN),
+            tokenizer="nucleotides",
         ),
         Recipe(
             name="klebsiella-heldout",
@@ -217,6 +218,7 @@ RECIPES: dict[str, Recipe] = {
             license="public sequence data (NCBI GenBank)",
             fetch=_KLEBSIELLA,
             parse=partial(_parse_genomes, files=_KLEBSIELLA_HELDOUT),
+            tokenizer="nucleotides",
         ),
         Recipe(
             name="bacteria",
@@ -226,6 +228,7 @@ RECIPES: dict[str, Recipe] = {
             license="public sequence data (NCBI)",
             fetch=_bacteria,
             parse=_parse_bacteria,
+            tokenizer="nucleotides",
         ),
         Recipe(
             name="drosophila",
@@ -237,6 +240,7 @@ RECIPES: dict[str, Recipe] = {
                           "/usr/lib/R/site-library/Biostrings/extdata/dm3_upstream2000.fa.gz",
                           "78076ae22e0084cfb4d6775b000ed9d8fadcefe2469aacce76b78f5a427a08f4", subdir="drosophila"),
             parse=_parse_upstream,
+            tokenizer="nucleotides",
         ),
     ]
 }

@@ -52,7 +52,8 @@ class TrainConfig:
     """bytes (vocab 256), bpe-N (a SentencePiece BPE of N pieces fitted to the training split, cached; see
     titans.data.subword), llama2 (the 32K SentencePiece of the paper's family), a SentencePiece .model path,
     nucleotides / nucleotides-masked for DNA, or auto: the data recipe's own (bpe-8192 for wikipedia, the main
-    job's; bytes for every other recipe, path and task mixture). ``tokenizer_name`` is the one it resolves to."""
+    job's; nucleotides for the genomes; bytes for every other recipe, path and task mixture).
+    ``tokenizer_name`` is the one it resolves to."""
     valid_fraction: float = 0.05
     """Share of the corpus held out for validation (deterministic; see titans.data.split_documents)."""
     context: int = 256
