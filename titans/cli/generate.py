@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..generate import Sampling, generate
+from ..generate import TEXT_SAMPLING, Sampling, generate
 from .loading import load_trained
 
 
@@ -15,12 +15,11 @@ def add_parser(verbs) -> None:
     p.add_argument("--prompt", default="", help="text to continue (default: empty, read --prompt-file)")
     p.add_argument("--prompt-file", default=None, help="read the prompt from this file (default: none)")
     p.add_argument("--max-new-tokens", type=int, default=200, help="tokens to generate (default: 200)")
-    # the model's own distribution with its 5 % tail cut, as the training run's sample: below temperature 1 a
-    # subword model's text fills with digits (each digit a likely token), see titans.train.Trainer._sample
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature, 0 = greedy (default: 1)")
+    p.add_argument("--temperature", type=float, default=TEXT_SAMPLING.temperature,
+                   help=f"softmax temperature, 0 = greedy (default: {TEXT_SAMPLING.temperature:g})")
     p.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest tokens (default: all)")
-    p.add_argument("--top-p", type=float, default=0.95,
-                   help="nucleus sampling threshold, 1 = all tokens (default: 0.95)")
+    p.add_argument("--top-p", type=float, default=TEXT_SAMPLING.top_p,
+                   help=f"nucleus sampling threshold, 1 = all tokens (default: {TEXT_SAMPLING.top_p:g})")
     p.add_argument("--stop", default=None, help="stop once this text is generated (default: none)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")

@@ -32,7 +32,7 @@ from ..data.subword import fit_subword_tokenizer, subword_vocab_size
 from ..data.tokenizers import encode_compact, token_byte_lengths
 from ..eval.perplexity import LanguageModelScore, score_language_model
 from ..eval.task_batches import TaskBatches, is_task_mixture, parse_mixture
-from ..generate import Sampling, generate
+from ..generate import TEXT_SAMPLING, generate
 from ..models import TitansLM
 from .checkpoint import (
     CheckpointError,
@@ -470,11 +470,7 @@ class Trainer:
     def _sample(self) -> str:
         """A continuation of the start of a validation document (every process decodes; rank 0 reports)."""
         prompt = self.valid_lanes.documents[0][:64]
-        # the model's own distribution, its 5 % tail cut: a temperature below 1 favours the tokens that are
-        # each likely, and with 8,192 BPE pieces those are the ten digits (split one a token) more than any
-        # word, so the main job's sample at 0.8 / top-50 was 29 % digits against 3-4 % here (the articles: 1.3 %)
-        out = generate(self.module, [prompt], self.config.sample_tokens, Sampling(temperature=1.0, top_p=0.95),
-                       seed=self.config.seed)[0]
+        out = generate(self.module, [prompt], self.config.sample_tokens, TEXT_SAMPLING, seed=self.config.seed)[0]
         return self.tokenizer.decode(prompt) + self.tokenizer.decode(out)
 
     def _progress_bar(self, start: int):
