@@ -36,6 +36,12 @@ class TitansConfig:
     """Persistent-memory tokens N_p per block (learned, input-independent; Eq. 19)."""
     memory_heads: int = 4
     """Heads of the neural memory."""
+    memory_layers: tuple[int, ...] | None = None
+    """Which blocks (0-based) carry the long-term memory; the others are SWA blocks (sliding-window attention
+    over ``window`` tokens, no memory). None: every block, as in the paper. A memory block costs about three
+    SWA blocks on a CPU (its step is mostly elementwise work between small matmuls), so a stack that
+    interleaves them trades memory depth for tokens per second, as titans-pytorch's
+    ``neural_memory_layers`` does."""
     memory_chunk: int = 64
     """The memory's chunk size b: tokens whose inner gradients are taken at the same weights."""
     memory_depth: int = 2
@@ -94,6 +100,18 @@ class TitansConfig:
                      "memory_chunk", "memory_depth", "memory_expansion"):
             if getattr(self, name) < 1:
                 fail(f"{name} = {getattr(self, name)}", "it must be a positive integer")
+        if self.memory_layers is not None:
+            layers = self.memory_layers
+            if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__") or \
+                    not all(isinstance(i, int) and not isinstance(i, bool) for i in layers):
+                fail(f"memory_layers = {layers!r}", "give a list of block indices, e.g. [1, 3], or None for every block")
+            object.__setattr__(self, "memory_layers", tuple(sorted(set(layers))))
+            if not self.uses_memory:
+                fail(f"memory_layers = {list(layers)} for variant {self.variant!r}, which has no memory",
+                     "leave memory_layers unset for transformer and swa")
+            if not self.memory_layers or not all(0 <= i < self.layers for i in self.memory_layers):
+                fail(f"memory_layers = {list(layers)} with layers = {self.layers}",
+                     f"name at least one block, each in 0..{self.layers - 1}")
         if self.persistent < 0:
             fail(f"persistent = {self.persistent}", "use 0 for no persistent memory")
         if self.dim % self.heads:
@@ -126,6 +144,12 @@ class TitansConfig:
     @property
     def uses_memory(self) -> bool:
         return self.variant in ("mac", "mag", "mal", "lmm")
+
+    def block_variant(self, block: int) -> str:
+        """The kind of block ``block``: the variant's own, or "swa" where ``memory_layers`` leaves it out."""
+        if self.memory_layers is None or block in self.memory_layers:
+            return self.variant
+        return "swa"
 
     @property
     def uses_attention(self) -> bool:
@@ -194,7 +218,7 @@ PRESETS: dict[str, dict] = {
 
 
 # fields added to TitansConfig after states had been saved, with the value that configs without them meant
-_FIELDS_ADDED_LATER = {"final_norm": True, "memory_normalize_values": True}
+_FIELDS_ADDED_LATER = {"final_norm": True, "memory_normalize_values": True, "memory_layers": None}
 
 
 # parameters (millions) of each preset's Transformer++ / SWA and MAG / MAC / MAL models, as built;

@@ -72,7 +72,8 @@ class TitansLM(nn.Module):
         self.fingerprint = config.fingerprint()  # once: hashing the config inside forward breaks a compile graph
         self.embed = nn.Embedding(config.vocab_size, config.dim)
         nn.init.normal_(self.embed.weight, std=config.init_std)
-        self.blocks = nn.ModuleList(BLOCKS[config.variant](config) for _ in range(config.layers))
+        self.blocks = nn.ModuleList(BLOCKS[config.block_variant(i)](config)
+                                    for i in range(config.layers))
         self.norm = nn.RMSNorm(config.dim, eps=config.norm_eps) if config.final_norm else nn.Identity()
         self.head = None if config.tie_embeddings else nn.Linear(config.dim, config.vocab_size, bias=False)
         self.gradient_checkpointing = False
