@@ -175,3 +175,22 @@ def test_init_may_change_how_far_attention_reaches(tmp_path, corpus_documents, t
     assert wider.module.config.window == 2 * window
     for name, value in first.module.state_dict().items():
         assert torch.equal(wider.module.state_dict()[name], value)
+
+
+@pytest.mark.parametrize("resets", [True, False])
+def test_document_resets_reach_the_model_only_when_asked(tmp_path, corpus_documents, tiny_config, resets):
+    trainer = Trainer(tiny_config(tmp_path, steps=2, carry_state=True, document_resets=resets),
+                      documents=corpus_documents, progress=False)
+    batches = [trainer.train_lanes.batch(step) for step in range(2)]
+    assert any(bool(b.reset.any()) for b in batches)  # the packed documents start inside these rows
+    seen, forward = [], trainer.forward
+
+    def recording(tokens, state, *, reset=None):
+        seen.append(reset)
+        return forward(tokens, state, reset=reset)
+
+    trainer.forward = recording
+    for step in range(2):
+        trainer._step(step, None)
+    passed = [reset is not None for reset in seen]
+    assert passed == ([bool(b.reset.any()) for b in batches] if resets else [False, False])

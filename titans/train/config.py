@@ -64,6 +64,11 @@ class TrainConfig:
     """Micro-batches per step on each process (gradient accumulation); must divide the rows per process."""
     carry_state: bool = False
     """Carry each row's model state into the next step (truncated backprop through the memory)."""
+    document_resets: bool = True
+    """Restart the model at each training document's first token (the memory back to its initial weights,
+    attention blind to what came before). False reads the training documents as one stream, so that with
+    carry_state a memory runs on across documents, far past the longest one, as it does when a long text is
+    read (validation keeps the resets)."""
     steps: int = 340
     """Optimiser steps."""
     lr: float = 2e-3

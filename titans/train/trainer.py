@@ -50,8 +50,8 @@ from .metrics import MetricsLog, memory_gate_means, read_metrics
 
 # fields that change what the steps compute: a resumed run must keep them
 _NUMERIC_FIELDS = ("preset", "variant", "model", "data", "tokenizer", "valid_fraction", "context", "batch_tokens",
-                   "accumulation", "carry_state", "precision", "lr", "min_lr_ratio", "warmup", "weight_decay", "betas",
-                   "clip", "seed", "steps")
+                   "accumulation", "carry_state", "document_resets", "precision", "lr", "min_lr_ratio", "warmup",
+                   "weight_decay", "betas", "clip", "seed", "steps")
 
 
 _VALID_SEED_OFFSET = 1_000_003  # validation samples are drawn with another seed than the training ones
@@ -243,7 +243,8 @@ class Trainer:
         """Sum of the scored tokens' losses, scaled so that gradients average over the global batch."""
         inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            logits, state = self.forward(inputs, state, reset=batch.device_reset(self.device))
+            reset = batch.device_reset(self.device) if self.config.document_resets else None
+            logits, state = self.forward(inputs, state, reset=reset)
         losses = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
         nats = (losses * batch.scored.to(self.device).flatten()).sum()
         # DDP averages gradients over processes; scale by world so the result is the global mean
