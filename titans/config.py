@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import operator
 from dataclasses import dataclass
 
 VARIANTS = ("mac", "mag", "mal", "lmm", "transformer", "swa")
@@ -38,10 +39,10 @@ class TitansConfig:
     """Heads of the neural memory."""
     memory_layers: tuple[int, ...] | None = None
     """Which blocks (0-based) carry the long-term memory; the others are SWA blocks (sliding-window attention
-    over ``window`` tokens, no memory). None: every block, as in the paper. A memory block costs about three
-    SWA blocks on a CPU (its step is mostly elementwise work between small matmuls), so a stack that
-    interleaves them trades memory depth for tokens per second, as titans-pytorch's
-    ``neural_memory_layers`` does."""
+    over ``window`` tokens, no memory). None (or every block listed): every block, as in the paper. A memory
+    block costs about four SWA blocks on a CPU (its step is mostly elementwise work between small matmuls),
+    so a stack that interleaves them trades memory depth for tokens per second, as titans-pytorch's
+    ``neural_memory_layers`` does (which counts blocks from 1)."""
     memory_chunk: int = 64
     """The memory's chunk size b: tokens whose inner gradients are taken at the same weights."""
     memory_depth: int = 2
@@ -101,17 +102,24 @@ class TitansConfig:
             if getattr(self, name) < 1:
                 fail(f"{name} = {getattr(self, name)}", "it must be a positive integer")
         if self.memory_layers is not None:
-            layers = self.memory_layers
-            if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__") or \
-                    not all(isinstance(i, int) and not isinstance(i, bool) for i in layers):
-                fail(f"memory_layers = {layers!r}", "give a list of block indices, e.g. [1, 3], or None for every block")
-            object.__setattr__(self, "memory_layers", tuple(sorted(set(layers))))
+            given = self.memory_layers
+            try:
+                if isinstance(given, (str, bytes, dict)):
+                    raise TypeError
+                items = list(given)
+                if any(isinstance(i, bool) for i in items):
+                    raise TypeError
+                layers = sorted({operator.index(i) for i in items})
+            except TypeError:
+                fail(f"memory_layers = {given!r}", "give a list of block indices, e.g. [1, 3], or None for every block")
             if not self.uses_memory:
-                fail(f"memory_layers = {list(layers)} for variant {self.variant!r}, which has no memory",
+                fail(f"memory_layers = {layers} for variant {self.variant!r}, which has no memory",
                      "leave memory_layers unset for transformer and swa")
-            if not self.memory_layers or not all(0 <= i < self.layers for i in self.memory_layers):
-                fail(f"memory_layers = {list(layers)} with layers = {self.layers}",
+            if not layers or not all(0 <= i < self.layers for i in layers):
+                fail(f"memory_layers = {layers} with layers = {self.layers}",
                      f"name at least one block, each in 0..{self.layers - 1}")
+            # every block listed is the model of None: one configuration, one fingerprint
+            object.__setattr__(self, "memory_layers", None if len(layers) == self.layers else tuple(layers))
         if self.persistent < 0:
             fail(f"persistent = {self.persistent}", "use 0 for no persistent memory")
         if self.dim % self.heads:
@@ -153,7 +161,7 @@ class TitansConfig:
 
     @property
     def uses_attention(self) -> bool:
-        return self.variant != "lmm"
+        return any(self.block_variant(i) != "lmm" for i in range(self.layers))
 
     @property
     def hidden(self) -> int:

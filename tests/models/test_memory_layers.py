@@ -10,6 +10,7 @@ from titans.flops import flops_per_token
 from titans.models.mac import MACBlock
 from titans.models.swa import SWABlock
 from titans.train.config import TrainConfig
+from titans.train.metrics import memory_gate_means
 
 MEMORY_VARIANTS = ("mac", "mag", "mal", "lmm")
 
@@ -73,9 +74,14 @@ def test_memory_layers_are_read_as_a_sorted_tuple_and_only_a_set_list_changes_th
     # configs saved before the field keep their fingerprint
     before = {k: v for k, v in every.to_dict().items() if k != "memory_layers"}
     assert TitansConfig.from_dict(before).fingerprint() == every.fingerprint()
-    # every block listed is the model of every block
+    # every block listed is the model of every block, and the same configuration
     listed = TitansConfig.from_name("tiny", variant="mac", layers=4, memory_layers=[0, 1, 2, 3])
     assert all(isinstance(b, MACBlock) for b in TitansLM(listed).blocks)
+    assert listed == every and listed.fingerprint() == every.fingerprint()
+    assert TitansConfig.from_name("tiny", variant="mac", layers=4, memory_layers=(i for i in (3, 1))) == config
+    # an LMM with SWA blocks attends
+    assert TitansConfig.from_name("tiny", variant="lmm", layers=2, memory_layers=[0]).uses_attention
+    assert not TitansConfig.from_name("tiny", variant="lmm", layers=2).uses_attention
 
 
 @pytest.mark.parametrize(
@@ -88,11 +94,21 @@ def test_memory_layers_are_read_as_a_sorted_tuple_and_only_a_set_list_changes_th
         (dict(variant="mac", memory_layers=[]), "at least one block"),
         (dict(variant="mac", memory_layers="1"), "list of block indices"),
         (dict(variant="mac", memory_layers=[1.0]), "list of block indices"),
+        (dict(variant="mac", memory_layers=[True]), "list of block indices"),
+        (dict(variant="mac", memory_layers={1: 0}), "list of block indices"),
+        (dict(variant="mac", memory_layers=7), "list of block indices"),
     ],
 )
 def test_bad_memory_layers_are_clear_errors(overrides, match):
     with pytest.raises(ValueError, match=match):
         TitansConfig.from_name("tiny", **overrides)
+
+
+def test_gate_metrics_are_keyed_by_block():
+    model = make_model("mag", layers=3, memory_layers=[0, 2])
+    model(tokens_for())
+    keys = {key.rsplit(".", 1)[0] for key in memory_gate_means(model)}
+    assert keys == {"memory.0", "memory.2"}
 
 
 def test_a_training_config_passes_memory_layers_to_the_model():

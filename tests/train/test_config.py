@@ -21,6 +21,7 @@ SHIPPED = sorted(ROOT.glob("configs/*.toml")) + sorted(ROOT.glob("experiments/**
     (dict(model={"dim": 30, "heads": 4}), "heads"),
     (dict(model={"depth": 3}), "unknown model fields"),
     (dict(model={"vocab_size": 10}), "tokenizer decides"),
+    (dict(data="tasks:pk", document_resets=False), "document_resets = false with a task mixture"),
 ])
 def test_bad_values_are_clear_errors(changes, message):
     with pytest.raises(ValueError, match=message):

@@ -144,6 +144,9 @@ class TrainConfig:
             fail(f"task_min_length = {self.task_min_length} with data = {self.data!r}, context = {self.context}",
                  f"it applies to task mixtures (data = tasks:...) and must lie in [{MIN_SAMPLE_LENGTH}, context]; "
                  "0 turns it off")
+        if not self.document_resets and self.data.startswith("tasks:"):
+            fail("document_resets = false with a task mixture",
+                 "the resets keep each packed task sample from seeing the others: keep them for tasks:...")
         if self.task_align and not (self.data.startswith("tasks:") and 0 < self.task_align <= self.context):
             fail(f"task_align = {self.task_align} with data = {self.data!r}, context = {self.context}",
                  "it applies to task mixtures (data = tasks:...) and must lie in [1, context]; 0 turns it off")

@@ -13,10 +13,13 @@ from ..layers import NeuralMemory
 
 def memory_gate_means(model: nn.Module) -> dict[str, float]:
     """Per-layer means of the memory's gates and inner loss from the last forward pass (SPEC §2:
-    theta = step size, eta = momentum keep, alpha = forgetting), keyed ``memory.L.name``."""
+    theta = step size, eta = momentum keep, alpha = forgetting), keyed ``memory.L.name``: L is the block's
+    index (``blocks.L.memory``; with ``memory_layers`` not every block has one), else the memory's rank."""
     stats = {}
-    memories = [m for m in model.modules() if isinstance(m, NeuralMemory)]
-    for layer, memory in enumerate(memories):
+    memories = [(name, m) for name, m in model.named_modules() if isinstance(m, NeuralMemory)]
+    for rank, (path, memory) in enumerate(memories):
+        parts = path.split(".")
+        layer = parts[parts.index("blocks") + 1] if "blocks" in parts[:-1] else str(rank)
         for name, value in memory.last_stats.items():
             stats[f"memory.{layer}.{name}"] = float(value)
     return stats
