@@ -40,7 +40,7 @@ class TitansConfig:
     memory_layers: tuple[int, ...] | None = None
     """Which blocks (0-based) carry the long-term memory; the others are SWA blocks (sliding-window attention
     over ``window`` tokens, no memory). None (or every block listed): every block, as in the paper. A memory
-    block costs about four SWA blocks on a CPU (its step is mostly elementwise work between small matmuls),
+    block costs about four SWA blocks on a 2-core CPU (benchmarks/README.md, "Memory in some blocks"),
     so a stack that interleaves them trades memory depth for tokens per second, as titans-pytorch's
     ``neural_memory_layers`` does (which counts blocks from 1)."""
     memory_chunk: int = 64

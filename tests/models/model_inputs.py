@@ -19,3 +19,15 @@ def make_model(variant, seed=0, **overrides):
 
 def tokens_for(seed=1, batch=2, length=TOKENS):
     return torch.randint(0, 256, (batch, length), generator=torch.Generator().manual_seed(seed))
+
+
+def assert_causal(model, tokens, positions):
+    """Changing token t changes no logit before t, and changes the logit at t."""
+    with torch.no_grad():
+        base, _ = model(tokens)
+        for t in positions:
+            changed = tokens.clone()
+            changed[:, t] = (changed[:, t] + 1) % 256
+            out, _ = model(changed)
+            assert (out[:, :t] - base[:, :t]).abs().max() < 1e-12, f"token {t} changed an earlier logit"
+            assert (out[:, t] - base[:, t]).abs().max() > 1e-6
