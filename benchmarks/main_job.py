@@ -45,25 +45,31 @@ def matched_transformer(config: TrainConfig, vocab: int) -> dict:
     return {**config.model, "dim": best[1]}
 
 
+def vocab_size(config: TrainConfig) -> int | None:
+    """The vocabulary of the run's tokenizer: 256 for bytes, N for bpe-N, None for any other."""
+    return 256 if config.tokenizer_name == "bytes" else subword_vocab_size(config.tokenizer_name)
+
+
+def training_step(model: TitansLM, optimizer: torch.optim.Optimizer, tokens: torch.Tensor) -> None:
+    """One training step as the trainer takes it: forward, next-token cross-entropy, backward, AdamW."""
+    logits, _ = model(tokens[:, :-1])
+    F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten()).backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def step_seconds(config: TrainConfig, vocab: int, reps: int = 5) -> float:
     """Median time of one training step (forward, backward, AdamW) on a random batch of the run's shape."""
     torch.manual_seed(0)
     model = TitansLM(config.model_config(vocab))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
     tokens = torch.randint(0, vocab, (config.rows, config.context + 1))
-
-    def step():
-        logits, _ = model(tokens[:, :-1])
-        F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten()).backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
     for _ in range(2):
-        step()
+        training_step(model, optimizer, tokens)
     times = []
     for _ in range(reps):
         start = time.perf_counter()
-        step()
+        training_step(model, optimizer, tokens)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -98,7 +104,7 @@ def main() -> None:
     main = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig()).replace(out=args.out)
     if args.tokenizer:
         main = main.replace(tokenizer=args.tokenizer)
-    vocab = 256 if main.tokenizer_name == "bytes" else subword_vocab_size(main.tokenizer_name)
+    vocab = vocab_size(main)
     if vocab is None:
         sys.exit(f"this benchmark takes bytes or bpe-N, not {main.tokenizer_name!r}")
     baseline = main.replace(variant="transformer", model=matched_transformer(main, vocab))

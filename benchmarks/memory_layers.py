@@ -18,10 +18,8 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
-from main_job import MAIN_CONFIG
+from main_job import MAIN_CONFIG, training_step, vocab_size
 
-from titans.data.subword import subword_vocab_size
 from titans.models.lm import TitansLM
 from titans.train import TrainConfig
 
@@ -39,8 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     main_job = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig())
-    name = main_job.tokenizer_name
-    vocab = 256 if name == "bytes" else subword_vocab_size(name)
+    vocab = vocab_size(main_job)
     tokens = torch.randint(0, vocab, (main_job.rows, main_job.context + 1), generator=torch.Generator().manual_seed(0))
     runs = []
     for text in args.stacks:
@@ -50,20 +47,14 @@ def main() -> None:
                          .model_config(vocab))
         runs.append((text, model, torch.optim.AdamW(model.parameters(), lr=main_job.lr), []))
 
-    def step(model, optimizer):
-        logits, _ = model(tokens[:, :-1])
-        F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten()).backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
     for _, model, optimizer, _ in runs:  # warm-up
-        step(model, optimizer)
+        training_step(model, optimizer, tokens)
     for _ in range(args.reps):
         for _, model, optimizer, times in runs:
             start = time.perf_counter()
-            step(model, optimizer)
+            training_step(model, optimizer, tokens)
             times.append(time.perf_counter() - start)
-    print(f"{main_job.variant}, {main_job.rows} x {main_job.context} tokens a step, {name}, "
+    print(f"{main_job.variant}, {main_job.rows} x {main_job.context} tokens a step, {main_job.tokenizer_name}, "
           f"{torch.get_num_threads()} threads, median of {args.reps}\n")
     print("| layers:memory blocks | block kinds | parameters | step (s) | against the first |")
     print("|---|---|---|---|---|")

@@ -37,7 +37,7 @@ def main() -> None:
     model, _ = load_trained(args.checkpoint)
     if model.config.variant != "mac":
         parser.error(f"{args.checkpoint} is a {model.config.variant} model: the probe reads MAC's segment attention")
-    calls = []  # (q, k, mask) of every call: block 0 over all segments, then block 1, ...
+    calls = []  # (q, k, mask) of every call: the first MAC block over all segments, then the next, ...
     sdpa = F.scaled_dot_product_attention
 
     def recording(q, k, v, attn_mask=None, enable_gqa=False, **options):
@@ -45,7 +45,9 @@ def main() -> None:
         return sdpa(q, k, v, attn_mask=attn_mask, enable_gqa=enable_gqa, **options)
 
     segment_attention.F = types.SimpleNamespace(scaled_dot_product_attention=recording)
-    segment, sinks, blocks = model.config.segment, model.config.persistent, len(model.blocks)
+    segment, sinks = model.config.segment, model.config.persistent
+    # the MAC blocks, in order (with memory_layers set the others are SWA blocks, whose attention is not recorded)
+    blocks = [i for i in range(len(model.blocks)) if model.config.block_variant(i) == "mac"]
     weights = defaultdict(list)
     task = PassKey(part="eval", keys="repeated")
     for i in range(args.samples):
@@ -62,8 +64,8 @@ def main() -> None:
             earlier = [b for b in range(a - 1) if key[b] == key[a - 1]]
             kind = "repeat" if earlier else "first"
             at = t - (t // segment) * segment  # the query's place in its segment
-            for block in range(blocks):
-                q, k, mask = calls[block * segments + t // segment]
+            for rank, block in enumerate(blocks):
+                q, k, mask = calls[rank * segments + t // segment]
                 k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
                 scores = torch.einsum("hd,hkd->hk", q[0, :, at], k[0]) / math.sqrt(q.shape[-1])
                 w = scores.masked_fill(~mask[0, 0, at], float("-inf")).softmax(-1)
