@@ -25,6 +25,9 @@ mixture stages did not teach it; README "The mixture model"); ``--task copy-rare
 letters the filler never holds, as it never holds a digit; ``--task copy-any`` from digits and letters
 both (the first stage of a model that is to copy N's numbers and W's words).
 
+``--task copy-repeats`` draws each key from three of the ten digits, so that almost every key repeats a
+digit and the next digit cannot be found from the current one alone (README "What caps MAC").
+
 ``--task where`` asks the same of bAbI qa1's lookup: two people's moves among the random letters, then
 "Where is NAME? Answer:", the place of that person's last move, the places random letters so that no
 word list answers them; ``--init DIR`` starts from a trained model (a passkey model, say):
@@ -62,10 +65,14 @@ PLACE_LETTERS = "klmnopqrstuvwxyz"  # not the filler's letters: a place is never
 KEY_DIGITS = 6
 
 
-def copy_row(rng: random.Random, length: int, alphabet: bytes = DIGITS) -> tuple[bytes, int]:
+def copy_row(rng: random.Random, length: int, alphabet: bytes = DIGITS, symbols: int = 0) -> tuple[bytes, int]:
     """``length + 1`` bytes of random letters holding ``k=DDDDDD;`` once and ending with ``k=DDDDDD;``,
     and how many bytes at the end are scored (the key's digits and ``;``). ``alphabet`` is what the key
-    is drawn from (``--task copy-letters``: a to z, the shape of W's values)."""
+    is drawn from (``--task copy-letters``: a to z, the shape of W's values); ``symbols`` > 0 draws each
+    key from that many of its symbols, chosen per row (``--task copy-repeats``: 3 digits, so that the
+    digit after a repeated one depends on more than the last digit)."""
+    if symbols:
+        alphabet = bytes(rng.sample(alphabet, symbols))
     key = bytes(rng.choice(alphabet) for _ in range(KEY_DIGITS))
     needle, question = b"k=" + key + b";", b"k="
     room = length + 1 - len(needle) - len(question) - len(key) - 1
@@ -99,7 +106,8 @@ def where_row(rng: random.Random, length: int) -> tuple[bytes, int]:
 
 ROWS = {"copy": copy_row, "copy-letters": functools.partial(copy_row, alphabet=ALPHABET),
         "copy-rare-letters": functools.partial(copy_row, alphabet=PLACE_LETTERS.encode()),
-        "copy-any": functools.partial(copy_row, alphabet=DIGITS + ALPHABET), "where": where_row}
+        "copy-any": functools.partial(copy_row, alphabet=DIGITS + ALPHABET),
+        "copy-repeats": functools.partial(copy_row, symbols=3), "where": where_row}
 
 
 def batch(rng: random.Random, rows: int, length: int, task: str = "copy") -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,7 +158,8 @@ def main() -> None:
     parser.add_argument("--model", choices=("titans", "reference"), default="titans")
     parser.add_argument("--task", choices=tuple(ROWS), default="copy",
                         help="copy: the digits after k= (default); copy-letters, copy-rare-letters, copy-any: "
-                             "letters (a-z; k-z, none in the filler; digits and a-z) after k=; "
+                             "letters (a-z; k-z, none in the filler; digits and a-z) after k=; copy-repeats: digits, "
+                             "each key drawn from three of them; "
                              "where: qa1's lookup with random-letter places")
     parser.add_argument("--init", default=None, metavar="DIR",
                         help="titans: start from this save_pretrained folder (e.g. a passkey model) instead of "

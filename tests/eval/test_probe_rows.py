@@ -15,7 +15,8 @@ probe = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(probe)
 
 
-@pytest.mark.parametrize("task,length", [("copy", 128), ("copy-letters", 128), ("where", 192), ("where", 512)])
+@pytest.mark.parametrize("task,length", [("copy", 128), ("copy-letters", 128), ("copy-repeats", 128), ("where", 192),
+                                         ("where", 512)])
 def test_rows_fill_the_length_and_score_the_answer(task, length):
     tokens, scored = probe.batch(random.Random(3), 16, length, task)
     assert tokens.shape == (16, length + 1) and scored.shape == (16, length)
@@ -40,6 +41,17 @@ def test_copy_rows_repeat_the_key_drawn_from_their_alphabet(task, alphabet):
         assert set(stated[0]) <= set(alphabet)
         keys.update(stated[0])
     assert len(keys) > len(alphabet) * 3 // 4  # the whole alphabet, not a few symbols of it
+
+
+def test_copy_repeats_draws_each_key_from_three_digits_and_all_digits_over_rows():
+    seen, repeating = set(), 0
+    for seed in range(60):
+        tokens, _ = probe.batch(random.Random(seed), 1, 128, "copy-repeats")
+        key = re.findall(r"k=(\w{6});", bytes(tokens[0].tolist()).decode())[0]
+        assert key.isdigit() and len(set(key)) <= 3
+        repeating += len(set(key)) < len(key)
+        seen.update(key)
+    assert repeating == 60 and seen == set("0123456789")  # six from three always repeat; every digit occurs
 
 
 def test_where_answers_the_asked_persons_last_move():
