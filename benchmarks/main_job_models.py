@@ -1,14 +1,16 @@
-"""The main job's training step with the memory in every block, or in some blocks and SWA in the others.
+"""The main job's training step with some of its model's fields changed: which model shape is fastest.
 
-    python benchmarks/memory_layers.py                       # the main job's MAC against 4 hybrid stacks
-    python benchmarks/memory_layers.py --stacks "4:1,3" "5:1,3" --reps 7
+    python benchmarks/main_job_models.py "" "memory_depth=1" "memory_expansion=1"
+    python benchmarks/main_job_models.py "" "memory_layers=[1,3]" "memory_layers=[3]" \\
+        "layers=5 memory_layers=[1,3]" "layers=6 memory_layers=[1,3,5]"
 
-Each stack is LAYERS:BLOCKS (the blocks that carry the memory, 0-based; ``all`` for every block), built
-from the main job's configuration (configs/main.toml: the cpu preset, its vocabulary, 16 rows of 256
-tokens). One training step is forward, backward and AdamW on random tokens. The models live in one
-process and run in turn, so that machine noise hits them alike; the median of --reps steps per stack
-is printed with the parameters and the ratio to the first stack. Whether a faster stack learns as well
-in the same minutes is a training question: benchmarks/README.md, "Memory in some blocks".
+Each argument is one model: space-separated FIELD=VALUE changes to the main job's model (configs/main.toml:
+the cpu preset, its vocabulary, 16 rows of 256 tokens; "" is the main job itself), as `titans train --set`
+takes them. One training step is forward, backward and AdamW on random tokens. The models live in one
+process and run in turn, --rounds times, so that machine noise hits them alike; each round times --reps
+steps per model, and the median over all of them is printed with the parameters and the ratio to the
+first model. Whether a faster model learns as well in the same minutes is a training question:
+benchmarks/README.md, "Memory in some blocks" and "A linear memory".
 """
 
 from __future__ import annotations
@@ -20,43 +22,48 @@ import time
 import torch
 from main_job import MAIN_CONFIG, training_step, vocab_size
 
+from titans.cli.fields import parse_value
 from titans.models.lm import TitansLM
 from titans.train import TrainConfig
 
 
-def parse_stack(text: str) -> tuple[int, list[int] | None]:
-    layers, _, blocks = text.partition(":")
-    return int(layers), None if blocks in ("", "all") else [int(i) for i in blocks.split(",")]
+def parse_changes(text: str) -> dict:
+    """``"layers=5 memory_layers=[1,3]"`` -> ``{"layers": 5, "memory_layers": [1, 3]}``."""
+    changes = {}
+    for item in text.split():
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise SystemExit(f"main_job_models.py: {item!r} is not FIELD=VALUE (e.g. memory_depth=1)")
+        changes[name] = parse_value(value)
+    return changes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stacks", nargs="+", default=["4:all", "4:1,3", "4:3", "5:1,3", "6:1,3,5"],
-                        help="LAYERS:BLOCKS per stack (default: %(default)s)")
-    parser.add_argument("--reps", type=int, default=5, help="timed steps per stack (default: 5)")
+    parser.add_argument("models", nargs="+", help='FIELD=VALUE changes per model, "" for the main job itself')
+    parser.add_argument("--reps", type=int, default=4, help="timed steps per model and round (default: 4)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the models (default: 3)")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     main_job = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig())
     vocab = vocab_size(main_job)
     tokens = torch.randint(0, vocab, (main_job.rows, main_job.context + 1), generator=torch.Generator().manual_seed(0))
     runs = []
-    for text in args.stacks:
-        layers, blocks = parse_stack(text)
+    for text in args.models:
         torch.manual_seed(0)
-        model = TitansLM(main_job.replace(model={**main_job.model, "layers": layers, "memory_layers": blocks})
-                         .model_config(vocab))
-        runs.append((text, model, torch.optim.AdamW(model.parameters(), lr=main_job.lr), []))
-
+        model = TitansLM(main_job.replace(model={**main_job.model, **parse_changes(text)}).model_config(vocab))
+        runs.append((text or "(the main job)", model, torch.optim.AdamW(model.parameters(), lr=main_job.lr), []))
     for _, model, optimizer, _ in runs:  # warm-up
         training_step(model, optimizer, tokens)
-    for _ in range(args.reps):
+    for _ in range(args.rounds):
         for _, model, optimizer, times in runs:
-            start = time.perf_counter()
-            training_step(model, optimizer, tokens)
-            times.append(time.perf_counter() - start)
+            for _ in range(args.reps):
+                start = time.perf_counter()
+                training_step(model, optimizer, tokens)
+                times.append(time.perf_counter() - start)
     print(f"{main_job.variant}, {main_job.rows} x {main_job.context} tokens a step, {main_job.tokenizer_name}, "
-          f"{torch.get_num_threads()} threads, median of {args.reps}\n")
-    print("| layers:memory blocks | block kinds | parameters | step (s) | against the first |")
+          f"{torch.get_num_threads()} threads, median of {args.rounds} x {args.reps} steps\n")
+    print("| model fields | block kinds | parameters | step (s) | against the first |")
     print("|---|---|---|---|---|")
     first = statistics.median(runs[0][3])
     for text, model, _, times in runs:

@@ -69,7 +69,7 @@ class TrainConfig:
     attention blind to what came before). False reads the training documents as one stream, so that with
     carry_state a memory runs on across documents, far past the longest one, as it does when a long text is
     read (validation keeps the resets)."""
-    steps: int = 340
+    steps: int = 394
     """Optimiser steps."""
     lr: float = 2e-3
     """Peak learning rate (AdamW)."""
