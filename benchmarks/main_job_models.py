@@ -1,6 +1,6 @@
 """The main job's training step with some of its model's fields changed: which model shape is fastest.
 
-    python benchmarks/main_job_models.py "" "memory_depth=1" "memory_expansion=1"
+    python benchmarks/main_job_models.py "memory_depth=2" "" "memory_chunk=64" "memory_heads=2"
     python benchmarks/main_job_models.py "" "memory_layers=[1,3]" "memory_layers=[3]" \\
         "layers=5 memory_layers=[1,3]" "layers=6 memory_layers=[1,3,5]"
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 
 import torch
@@ -47,6 +48,8 @@ def main() -> None:
     torch.set_flush_denormal(True)
     main_job = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig())
     vocab = vocab_size(main_job)
+    if vocab is None:
+        sys.exit(f"this benchmark takes bytes or bpe-N, not {main_job.tokenizer_name!r}")
     tokens = torch.randint(0, vocab, (main_job.rows, main_job.context + 1), generator=torch.Generator().manual_seed(0))
     runs = []
     for text in args.models:

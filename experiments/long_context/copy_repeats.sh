@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=experiments/long_context
-variant=$1
+variant=${1:?usage: [FROM=CHECKPOINT] bash experiments/long_context/copy_repeats.sh VARIANT}
 span=()
 [ "$variant" = mac ] && span=(--set segment=32 --set window=32)
 export OMP_NUM_THREADS=1

@@ -146,8 +146,8 @@ RECIPES: dict[str, Recipe] = {
             license="CC BY-SA 3.0 (Wikipedia text)",
             fetch=_WIKIPEDIA_DUMP,
             parse=_parse_wikipedia,
-            # the main job's: in its ten minutes the cpu MAC reads 2.43 bits per byte with 8,192 BPE pieces
-            # and 2.72 with bytes (benchmarks/README.md), and its sample turns from letters into words
+            # the main job's: in its ten minutes the cpu MAC (depth-2 memory) read 2.43 bits per byte with 8,192 BPE
+            # pieces and 2.72 with bytes (benchmarks/README.md), and its sample turns from letters into words
             tokenizer="bpe-8192",
         ),
         Recipe(
