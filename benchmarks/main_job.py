@@ -98,12 +98,15 @@ def main() -> None:
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--tokenizer", help="both models with this tokenizer, bytes or bpe-N (default: the main "
                                             "job's)")
+    parser.add_argument("--lr", type=float, help="both models at this peak learning rate (default: the main job's)")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
 
     main = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig()).replace(out=args.out)
     if args.tokenizer:
         main = main.replace(tokenizer=args.tokenizer)
+    if args.lr:
+        main = main.replace(lr=args.lr)
     vocab = vocab_size(main)
     if vocab is None:
         sys.exit(f"this benchmark takes bytes or bpe-N, not {main.tokenizer_name!r}")
