@@ -23,20 +23,9 @@ import time
 import torch
 from main_job import MAIN_CONFIG, training_step, vocab_size
 
-from titans.cli.fields import parse_value
+from titans.cli.fields import parse_assignments
 from titans.models.lm import TitansLM
 from titans.train import TrainConfig
-
-
-def parse_changes(text: str) -> dict:
-    """``"layers=5 memory_layers=[1,3]"`` -> ``{"layers": 5, "memory_layers": [1, 3]}``."""
-    changes = {}
-    for item in text.split():
-        name, equals, value = item.partition("=")
-        if not equals:
-            raise SystemExit(f"main_job_models.py: {item!r} is not FIELD=VALUE (e.g. memory_depth=1)")
-        changes[name] = parse_value(value)
-    return changes
 
 
 def main() -> None:
@@ -54,7 +43,8 @@ def main() -> None:
     runs = []
     for text in args.models:
         torch.manual_seed(0)
-        model = TitansLM(main_job.replace(model={**main_job.model, **parse_changes(text)}).model_config(vocab))
+        changes = parse_assignments(text.split(), "main_job_models.py: a model")
+        model = TitansLM(main_job.replace(model={**main_job.model, **changes}).model_config(vocab))
         runs.append((text or "(the main job)", model, torch.optim.AdamW(model.parameters(), lr=main_job.lr), []))
     for _, model, optimizer, _ in runs:  # warm-up
         training_step(model, optimizer, tokens)

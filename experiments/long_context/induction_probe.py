@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from titans.cli.fields import parse_value
+from titans.cli.fields import parse_assignments
 from titans.config import TitansConfig
 from titans.eval.babi import MOVES, as_fact, as_question  # qa1's wording
 from titans.eval.vocabulary import NAMES, part_of
@@ -208,7 +208,7 @@ def main() -> None:
         model = ReferenceEncoder(args.dim, args.layers, args.heads, args.length)
         forward = model
     else:
-        changes = {key: parse_value(value) for key, _, value in (item.partition("=") for item in args.set)}
+        changes = parse_assignments(args.set, "induction_probe.py: --set")
         if args.init:
             config = dataclasses.replace(TitansLM.from_pretrained(args.init).config, **changes)
         elif args.config:

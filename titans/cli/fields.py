@@ -30,6 +30,18 @@ def parse_value(text: str):
         return text
 
 
+def parse_assignments(items, usage: str) -> dict:
+    """``FIELD=VALUE`` items (``--set`` and the like) as ``{field: value}``, each value read by parse_value;
+    an item without ``=`` stops the program with a message that starts with ``usage``."""
+    changes = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"{usage} expects FIELD=VALUE, got {item!r}")
+        changes[key.strip()] = parse_value(value)
+    return changes
+
+
 def add_field_options(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
     """``--name`` for every field of ``cls`` (default None: the config file's or the dataclass's value)."""
     docs = field_docs(cls)

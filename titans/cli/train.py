@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..data.textfiles import binary_allowed
 from ..train.config import TrainConfig
-from .fields import add_field_options, given_fields, parse_value
+from .fields import add_field_options, given_fields, parse_assignments
 
 
 def add_parser(verbs) -> None:
@@ -63,12 +63,7 @@ def saved_run_config(run_dir: Path) -> TrainConfig | None:
 def _layered(args: argparse.Namespace, base: TrainConfig) -> TrainConfig:
     config = TrainConfig.from_file(args.config, base) if args.config else base
     changes = given_fields(args, TrainConfig)
-    model = dict(config.model)
-    for item in args.overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"titans train: --set expects FIELD=VALUE, got {item!r}")
-        model[key.strip()] = parse_value(value)
+    model = {**config.model, **parse_assignments(args.overrides, "titans train: --set")}
     return config.replace(**changes, model=model)
 
 
