@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from titans import TitansConfig, TitansLM
 from titans.data.subword import subword_vocab_size
@@ -51,9 +50,10 @@ def vocab_size(config: TrainConfig) -> int | None:
 
 
 def training_step(model: TitansLM, optimizer: torch.optim.Optimizer, tokens: torch.Tensor) -> None:
-    """One training step as the trainer takes it: forward, next-token cross-entropy, backward, AdamW."""
-    logits, _ = model(tokens[:, :-1])
-    F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten()).backward()
+    """One training step as the trainer takes it: forward, next-token cross-entropy (the head in blocks of
+    rows), backward, AdamW."""
+    nats, _ = model(tokens[:, :-1], targets=tokens[:, 1:])
+    (nats / tokens[:, 1:].numel()).backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
 

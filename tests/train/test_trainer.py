@@ -185,9 +185,9 @@ def test_document_resets_reach_the_model_only_when_asked(tmp_path, corpus_docume
     assert any(bool(b.reset.any()) for b in batches)  # the packed documents start inside these rows
     seen, forward = [], trainer.forward
 
-    def recording(tokens, state, *, reset=None):
+    def recording(tokens, state, *, reset=None, **loss):
         seen.append(reset)
-        return forward(tokens, state, reset=reset)
+        return forward(tokens, state, reset=reset, **loss)
 
     trainer.forward = recording
     for step in range(2):

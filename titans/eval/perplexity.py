@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 
 from ..data.batching import PackedLanes
 
@@ -63,9 +62,9 @@ def score_language_model(model, lanes: PackedLanes, token_bytes: torch.Tensor, *
         inputs, targets = batch.inputs.to(device), batch.targets.to(device)
         scored = batch.scored.to(device)
         with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
-            logits, state = model(inputs, state if carry_state else None, reset=batch.device_reset(device))
-        losses = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
-        nats += float(losses[scored.flatten()].sum())
+            loss, state = model(inputs, state if carry_state else None, reset=batch.device_reset(device),
+                                targets=targets, target_weights=scored)
+        nats += float(loss)
         tokens += float(scored.sum())
         n_bytes += float(token_bytes[targets][scored].sum())
         if progress is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -24,6 +25,7 @@ from ..jsonfile import read_json_object
 from ..layers.attention import AttentionState
 from ..layers.memory_state import MemoryState
 from ..layers.state import TensorState
+from ..ops.linear_cross_entropy import linear_cross_entropy
 from .lmm import LMMBlock
 from .mac import MACBlock, MACState
 from .mag import MAGBlock
@@ -87,15 +89,28 @@ class TitansLM(nn.Module):
         *,
         mask: torch.Tensor | None = None,
         reset: torch.Tensor | None = None,
+        targets: torch.Tensor | None = None,
+        target_weights: torch.Tensor | None = None,
     ):
         """tokens: ``[B, T]`` int; mask: ``[B, T]`` bool, False for padding (never reaches attention or
         memory). reset: ``[B, T]`` bool, True at the first token of a document packed into the row: its
         tokens see nothing before it (attention, the memory and its conv, MAC's h), also when the row
         is read in pieces with the state carried; the persistent tokens stay visible. Returns logits
-        ``[B, T, vocab]`` and the new state."""
+        ``[B, T, vocab]`` and the new state.
+
+        With ``targets`` (``[B, T]`` int, the token that should follow each position), returns instead
+        the summed cross-entropy in nats (a float32 scalar), each position weighted by ``target_weights``
+        (``[B, T]``, default 1), and the new state: the head and the loss are taken a block of rows at a
+        time (:func:`titans.ops.linear_cross_entropy`), never holding the ``[B, T, vocab]`` logits.
+        Training goes through here so that a wrapper (DDP, FSDP, compile) sees one forward."""
         x, state = self.features(tokens, state, mask=mask, reset=reset)
-        logits = x @ self.embed.weight.mT if self.head is None else self.head(x)
-        return logits, state
+        weight = self.embed.weight if self.head is None else self.head.weight
+        if targets is not None:
+            if targets.shape != tokens.shape:
+                raise ValueError(f"targets: expected {tuple(tokens.shape)} like tokens, got {tuple(targets.shape)}")
+            flat_weights = None if target_weights is None else target_weights.flatten()
+            return linear_cross_entropy(x.flatten(0, 1), weight, targets.flatten(), flat_weights), state
+        return F.linear(x, weight), state
 
     def features(
         self,

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from ..data import get_tokenizer, load_documents, split_documents
 from ..data.batching import Batch, PackedLanes
@@ -244,9 +243,8 @@ class Trainer:
         inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             reset = batch.device_reset(self.device) if self.config.document_resets else None
-            logits, state = self.forward(inputs, state, reset=reset)
-        losses = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
-        nats = (losses * batch.scored.to(self.device).flatten()).sum()
+            nats, state = self.forward(inputs, state, reset=reset, targets=targets,
+                                       target_weights=batch.scored.to(self.device))
         # DDP averages gradients over processes; scale by world so the result is the global mean
         return nats * self.topology.world / max(n_scored_global, 1), nats.detach(), state
 

@@ -1,0 +1,74 @@
+"""The training step with the head's logits taken whole against the head in blocks of rows.
+
+    python benchmarks/loss_head.py --rounds 4 --reps 3
+
+For the main job's MAC model and the Transformer++ of its parameter count (benchmarks/main_job.py: 16
+rows of 256 tokens, a vocabulary of 8,192), one training step (forward, next-token cross-entropy,
+backward, AdamW on random tokens) two ways: ``logits``, the ``[4096, 8192]`` logits then torch's
+cross-entropy, as the trainer took it until session 13; ``blocks``, ``model(..., targets=...)``
+(titans.ops.linear_cross_entropy), as it takes it now. The four setups run in turn, --rounds times, so
+that machine noise hits them alike; the median step of each and the ratio blocks / logits are printed.
+Run it alone: the memory models are very sensitive to a concurrent load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from main_job import MAIN_CONFIG, matched_transformer, training_step, vocab_size
+
+from titans.models.lm import TitansLM
+from titans.train import TrainConfig
+
+
+def logits_step(model: TitansLM, optimizer: torch.optim.Optimizer, tokens: torch.Tensor) -> None:
+    """The step with the whole logits: the head as it was (``x @ weight.mT``), then cross-entropy over
+    ``[rows * context, vocab]``."""
+    x, _ = model.features(tokens[:, :-1])
+    logits = x @ (model.embed.weight if model.head is None else model.head.weight).mT
+    F.cross_entropy(logits.flatten(0, 1), tokens[:, 1:].flatten()).backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=3, help="timed steps per setup and round (default: 3)")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds over the setups (default: 4)")
+    args = parser.parse_args()
+    torch.set_flush_denormal(True)
+    main_job = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig())
+    vocab = vocab_size(main_job)
+    tokens = torch.randint(0, vocab, (main_job.rows, main_job.context + 1), generator=torch.Generator().manual_seed(0))
+    models = {"titans-" + main_job.variant: main_job,
+              "transformer++": main_job.replace(variant="transformer", model=matched_transformer(main_job, vocab))}
+    setups = []
+    for label, config in models.items():
+        torch.manual_seed(0)
+        model = TitansLM(config.model_config(vocab))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+        for way, step in (("logits", logits_step), ("blocks", training_step)):
+            step(model, optimizer, tokens)  # warm-up
+            setups.append((label, way, step, model, optimizer, []))
+    for _ in range(args.rounds):
+        for _, _, step, model, optimizer, times in setups:
+            for _ in range(args.reps):
+                start = time.perf_counter()
+                step(model, optimizer, tokens)
+                times.append(time.perf_counter() - start)
+    print(f"{main_job.rows} x {main_job.context} tokens a step, vocabulary {vocab}, {torch.get_num_threads()} threads, "
+          f"median of {args.rounds} x {args.reps} steps\n")
+    print("| model | logits step (s) | blocks step (s) | blocks / logits |")
+    print("|---|---|---|---|")
+    medians = {(label, way): statistics.median(times) for label, way, _, _, _, times in setups}
+    for label in models:
+        whole, blocks = medians[(label, "logits")], medians[(label, "blocks")]
+        print(f"| {label} | {whole:.3f} | {blocks:.3f} | {blocks / whole:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
