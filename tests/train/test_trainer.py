@@ -91,8 +91,9 @@ def test_documents_passed_in_are_read_as_bytes_under_auto(tmp_path, corpus_docum
 
 
 def test_non_finite_steps_are_skipped_then_stop_the_run(tmp_path, corpus_documents, monkeypatch, capsys, tiny_config):
-    trainer = Trainer(tiny_config(tmp_path, steps=12, save_every=2, max_bad_steps=3), documents=corpus_documents,
-                      progress=False)
+    # one loss per step (row_threads=1), so that the calls count steps
+    trainer = Trainer(tiny_config(tmp_path, steps=12, save_every=2, max_bad_steps=3, row_threads=1),
+                      documents=corpus_documents, progress=False)
     real_loss = trainer._loss
     calls = {"n": 0}
 
@@ -179,8 +180,8 @@ def test_init_may_change_how_far_attention_reaches(tmp_path, corpus_documents, t
 
 @pytest.mark.parametrize("resets", [True, False])
 def test_document_resets_reach_the_model_only_when_asked(tmp_path, corpus_documents, tiny_config, resets):
-    trainer = Trainer(tiny_config(tmp_path, steps=2, carry_state=True, document_resets=resets),
-                      documents=corpus_documents, progress=False)
+    trainer = Trainer(tiny_config(tmp_path, steps=2, carry_state=True, document_resets=resets, row_threads=1),
+                      documents=corpus_documents, progress=False)  # one forward per step: row_threads=1
     batches = [trainer.train_lanes.batch(step) for step in range(2)]
     assert any(bool(b.reset.any()) for b in batches)  # the packed documents start inside these rows
     seen, forward = [], trainer.forward

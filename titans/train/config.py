@@ -62,6 +62,14 @@ class TrainConfig:
     """Tokens per optimiser step, all processes together (rows = batch_tokens // context)."""
     accumulation: int = 1
     """Micro-batches per step on each process (gradient accumulation); must divide the rows per process."""
+    row_threads: int = 0
+    """On the CPU, each micro-batch's rows are split into this many shares that run at once, one thread and
+    one intra-op thread each, their gradients summed in a fixed order (0: torch's intra-op thread count,
+    at most the rows; 1: one forward over all rows with torch's intra-op parallelism). The memory models'
+    many small ops leave cores idle under intra-op parallelism: on two cores the main job's MAC step took
+    0.75x the time (benchmarks/README.md, "Rows over threads"). Taken as 1 on a GPU, under torchrun and with
+    compile. The shares change how rows are batched in a matmul, so a resumed run repeats its losses exactly
+    with the same count; with carry_state each share keeps its rows' states and a resume needs that count."""
     carry_state: bool = False
     """Carry each row's model state into the next step (truncated backprop through the memory)."""
     document_resets: bool = True
@@ -119,6 +127,8 @@ class TrainConfig:
             fail(f"unknown preset {self.preset!r}", f"choose one of {', '.join(PRESETS)}")
         if self.variant not in VARIANTS:
             fail(f"unknown variant {self.variant!r}", f"choose one of {', '.join(VARIANTS)}")
+        if self.row_threads < 0:
+            fail(f"row_threads = {self.row_threads}", "use 0 (as many as torch's threads) or a positive count")
         for name in ("context", "batch_tokens", "accumulation", "steps", "eval_every", "eval_tokens",
                      "save_every", "keep_checkpoints", "max_bad_steps", "task_questions"):
             if getattr(self, name) < 1:

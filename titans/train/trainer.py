@@ -13,6 +13,7 @@ previous checkpoint stays). A resume whose newest checkpoint is damaged starts f
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import shlex
@@ -33,6 +34,7 @@ from ..eval.perplexity import LanguageModelScore, score_language_model
 from ..eval.task_batches import TaskBatches, is_task_mixture, parse_mixture
 from ..generate import TEXT_SAMPLING, generate
 from ..models import TitansLM
+from ..ops.row_parallel import in_parallel
 from .checkpoint import (
     CheckpointError,
     check_saved_tokenizer,
@@ -209,6 +211,15 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, config)
         self.forward = torch.compile(self.model) if config.compile else self.model
         self.autocast = config.precision == "bf16" or (config.precision == "auto" and self.device.type == "cuda")
+        self.row_shares = self._row_shares()
+
+    def _row_shares(self) -> int:
+        """Shares of each micro-batch's rows that run on threads at once (TrainConfig.row_threads)."""
+        config = self.config
+        if self.device.type != "cpu" or self.topology.world > 1 or config.compile:
+            return 1
+        rows = config.rows // config.accumulation
+        return max(1, min(config.row_threads or torch.get_num_threads(), rows))
 
     def _packed_lanes(self, docs) -> None:
         config = self.config
@@ -254,17 +265,26 @@ class Trainer:
         mine = batch.rows(slice(topology.rank, None, topology.world))
         size = mine.inputs.shape[0] // config.accumulation
         micro = [mine.rows(slice(i * size, (i + 1) * size)) for i in range(config.accumulation)]
+        shares = self.row_shares
         if not config.carry_state or self.train_lanes.is_lane_start(step) or carried is None:
-            carried = [None] * config.accumulation
+            carried = [None] * (config.accumulation * shares)
+        elif len(carried) != config.accumulation * shares:
+            raise ValueError(f"the run carries {len(carried)} states and this process splits its rows into "
+                             f"{config.accumulation * shares}: resume with the row_threads it was trained with "
+                             f"(--row-threads {len(carried) // config.accumulation})")
         nats_total, new_states = 0.0, []
-        for i, (part, state) in enumerate(zip(micro, carried)):
-            sync = i == config.accumulation - 1 or not hasattr(self.model, "no_sync")
-            context = contextlib.nullcontext() if sync else self.model.no_sync()
-            with context:
-                loss, nats, state = self._loss(part, state, batch.num_scored)
-                loss.backward()
+        for i, part in enumerate(micro):
+            states = carried[i * shares:(i + 1) * shares]
+            if shares > 1:
+                nats, states = self._backward_in_shares(part, states, batch.num_scored)
+            else:
+                sync = i == config.accumulation - 1 or not hasattr(self.model, "no_sync")
+                with contextlib.nullcontext() if sync else self.model.no_sync():
+                    loss, nats, state = self._loss(part, states[0], batch.num_scored)
+                    loss.backward()
+                states = [state]
             nats_total += float(nats)
-            new_states.append(state.detach() if config.carry_state else None)
+            new_states += [state.detach() if config.carry_state else None for state in states]
         loss_value = topology.sum(nats_total) / max(batch.num_scored, 1)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(),
                                                    config.clip if config.clip > 0 else float("inf"))
@@ -276,6 +296,28 @@ class Trainer:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return finite, loss_value, grad_norm, (new_states if config.carry_state else None)
+
+    def _backward_in_shares(self, batch: Batch, states: list, n_scored_global: int):
+        """The rows of ``batch`` in ``len(states)`` contiguous shares on as many threads at once
+        (titans.ops.row_parallel), each taking its forward and its loss's gradients; the gradients are
+        summed in share order into ``.grad`` (a fixed order, so a step repeats exactly). Returns the summed
+        nats and each share's new state."""
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        rows = batch.inputs.shape[0]
+        edges = [round(i * rows / len(states)) for i in range(len(states) + 1)]
+
+        def share(job):
+            rows, state = job
+            loss, nats, state = self._loss(batch.rows(rows), state, n_scored_global)
+            return torch.autograd.grad(loss, params, allow_unused=True), nats, state
+
+        results = in_parallel(share, [(slice(lo, hi), state) for lo, hi, state in zip(edges, edges[1:], states)])
+        for p, *grads in zip(params, *(grads for grads, _, _ in results)):
+            grads = [g for g in grads if g is not None]
+            if grads:
+                total = functools.reduce(torch.add, grads)
+                p.grad = total if p.grad is None else p.grad + total
+        return sum(nats for _, nats, _ in results), [state for _, _, state in results]
 
     # ---- the run ----
 
