@@ -6,9 +6,10 @@ The Titans model is exactly what `titans train` runs with no options (configs/ma
 is a Transformer++ in the same macro-architecture whose width is the multiple of its head count that
 brings its parameter count closest to the Titans model's, trained on the same data with the same
 context, batch, learning-rate schedule shape and validation. Each model's number of steps is set from a
-timing of its own training step (median of 5 after 2 warm-up steps, on the same batch shape) so that
-its training takes the budget; the wall time of the whole run (validation and checkpoints included)
-is then reported as measured. Run it on a quiet machine: the memory models are very sensitive to a
+timing of the trainer's own step on the run's first batches (median of 3 after 2 warm-up steps, three
+times in turn at its row_threads setting and at one thread of rows; the faster is the one it trains
+with) so that its training takes the budget; the wall time of the whole run (validation and checkpoints
+included) is then reported as measured. Run it on a quiet machine: the memory models are very sensitive to a
 concurrent load.
 """
 
@@ -58,24 +59,36 @@ def training_step(model: TitansLM, optimizer: torch.optim.Optimizer, tokens: tor
     optimizer.zero_grad(set_to_none=True)
 
 
-def step_seconds(config: TrainConfig, vocab: int, reps: int = 5) -> float:
-    """Median time of one training step (forward, backward, AdamW) on a random batch of the run's shape."""
-    torch.manual_seed(0)
-    model = TitansLM(config.model_config(vocab))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    tokens = torch.randint(0, vocab, (config.rows, config.context + 1))
-    for _ in range(2):
-        training_step(model, optimizer, tokens)
+def step_seconds(trainer: Trainer, first: int, reps: int) -> list[float]:
+    """Times of the trainer's own step (forward, backward, AdamW; its row shares and the data's document
+    resets included) on batches ``first`` to ``first + reps - 1``."""
     times = []
-    for _ in range(reps):
+    for step in range(first, first + reps):
         start = time.perf_counter()
-        training_step(model, optimizer, tokens)
+        trainer._step(step, None)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def fastest_row_threads(config: TrainConfig) -> tuple[TrainConfig, float]:
+    """The config at the faster of its row_threads setting and one thread of rows (TrainConfig.row_threads),
+    three steps of each in turn three times after two warm-up steps, and that step's median time: each
+    model at its own best."""
+    options = [config, config.replace(row_threads=1)] if config.row_threads != 1 else [config]
+    trainers = [Trainer(option.replace(out=str(Path(config.out) / f"step-timing-{i}")), progress=False)
+                for i, option in enumerate(options)]
+    times: list[list[float]] = [[] for _ in options]
+    for trainer in trainers:
+        step_seconds(trainer, 0, 2)
+    for round_ in range(3):
+        for trainer, own in zip(trainers, times):
+            own += step_seconds(trainer, 2 + 3 * round_, 3)
+    best = min(range(len(options)), key=lambda i: statistics.median(times[i]))
+    return options[best], statistics.median(times[best])
 
 
 def train_for(config: TrainConfig, minutes: float, vocab: int, label: str) -> dict:
-    seconds = step_seconds(config, vocab)
+    config, seconds = fastest_row_threads(config)
     steps = max(config.warmup + 1, int(minutes * 60 / seconds))
     config = config.replace(steps=steps, eval_every=max(1, steps // 5), save_every=steps, sample_tokens=0,
                             out=str(Path(config.out) / label))
@@ -83,7 +96,7 @@ def train_for(config: TrainConfig, minutes: float, vocab: int, label: str) -> di
     summary = Trainer(config, progress=False).run()
     wall = time.perf_counter() - start
     valid = summary.validation
-    row = {"model": label, "variant": config.variant, "model_fields": config.model,
+    row = {"model": label, "variant": config.variant, "model_fields": config.model, "row_threads": config.row_threads,
            "parameters": TitansLM(config.model_config(vocab)).num_parameters(), "step_s": seconds,
            "steps": steps, "tokens": summary.tokens, "wall_min": wall / 60, "tokens_per_s": summary.tokens / wall,
            "valid_bits_per_byte": valid.bits_per_byte, "valid_loss": valid.loss}
@@ -116,11 +129,13 @@ def main() -> None:
 
     print(f"\n{torch.get_num_threads()} threads, torch {torch.__version__}, tokenizer {main.tokenizer_name}, "
           f"budget {args.minutes:g} min per model\n")
-    print("| model | parameters | step (s) | steps | tokens | wall (min) | tokens/s | validation bits per byte |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | parameters | row threads | step (s) | steps | tokens | wall (min) | tokens/s | "
+          "validation bits per byte |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['parameters'] / 1e6:.2f}M | {r['step_s']:.3f} | {r['steps']} | {r['tokens']:,} | "
-              f"{r['wall_min']:.1f} | {r['tokens_per_s']:.0f} | {r['valid_bits_per_byte']:.3f} |")
+        threads = r["row_threads"] or "auto"
+        print(f"| {r['model']} | {r['parameters'] / 1e6:.2f}M | {threads} | {r['step_s']:.3f} | {r['steps']} | "
+              f"{r['tokens']:,} | {r['wall_min']:.1f} | {r['tokens_per_s']:.0f} | {r['valid_bits_per_byte']:.3f} |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 24 §4: the two stability decisions of the memory, each measured in the README's main job
 # as it was then (configs/main.toml with byte tokens and 400 steps: the cpu-preset MAC, 4,096 bytes a
-# step of the Wikipedia articles, seed 0, memory depth 2; the main job now reads 8,192 BPE pieces for 394 steps
+# step of the Wikipedia articles, seed 0, memory depth 2; the main job now reads 8,192 BPE pieces for 540 steps
 # with a linear memory) by a run
 # that differs from it in that one setting. The two go side by side on one thread each (their wall
 # times are not comparable with the main job's); the default is the main job itself. Then the gate

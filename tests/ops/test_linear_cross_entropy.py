@@ -52,14 +52,34 @@ def test_default_weights_count_every_position_and_bool_weights_select():
                                _reference(hidden, weight, targets, scored.double()), rtol=1e-12, atol=1e-12)
 
 
-def test_without_gradients_only_the_loss_is_taken():
+class _GradientWork:
+    """Counts the op's gradient work: the softmax's one-hot step (any gradient), the hidden states'
+    product (``@``) and the head's accumulation (``addmm_``)."""
+
+    def __init__(self, monkeypatch):
+        self.calls = {"scatter_add_": 0, "__matmul__": 0, "addmm_": 0}
+        for name in self.calls:
+            real = getattr(torch.Tensor, name)
+
+            def spy(*args, _real=real, _name=name, **kwargs):
+                self.calls[_name] += 1
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(torch.Tensor, name, spy)
+
+
+def test_without_gradients_only_the_loss_is_taken(monkeypatch):
     hidden, weight, targets, weights = _inputs()
-    with torch.no_grad():
+    work = _GradientWork(monkeypatch)
+    with torch.no_grad():  # validation: the parameters still require grad, and no gradient is taken
         got = linear_cross_entropy(hidden, weight, targets, weights, rows=4)
-    assert not got.requires_grad
+    assert not got.requires_grad and work.calls == {"scatter_add_": 0, "__matmul__": 0, "addmm_": 0}
     torch.testing.assert_close(got, _reference(hidden, weight, targets, weights).detach(), rtol=1e-12, atol=1e-12)
     frozen = hidden.detach()  # only the head learns: its gradient alone
-    (grad,) = torch.autograd.grad(linear_cross_entropy(frozen, weight, targets, weights, rows=4), (weight,))
+    work.calls = dict.fromkeys(work.calls, 0)
+    loss = linear_cross_entropy(frozen, weight, targets, weights, rows=4)
+    assert work.calls == {"scatter_add_": 10, "__matmul__": 0, "addmm_": 10}  # 37 rows: 10 blocks
+    (grad,) = torch.autograd.grad(loss, (weight,))
     (want,) = torch.autograd.grad(_reference(frozen, weight, targets, weights), (weight,))
     torch.testing.assert_close(grad, want, rtol=1e-12, atol=1e-12)
 
@@ -76,6 +96,11 @@ def test_under_bf16_autocast_the_logits_are_bf16_and_the_gradients_keep_their_dt
     bf16 = (F.cross_entropy(logits, targets, reduction="none") * weights).sum()
     torch.testing.assert_close(got, bf16, rtol=1e-6, atol=1e-6)
     assert abs(float(got - _reference(hidden.detach(), weight.detach(), targets, weights))) > 1e-4
+    # the gradients within bf16's rounding of the float32 head's
+    h, w = hidden.detach().requires_grad_(), weight.detach().requires_grad_()
+    want = torch.autograd.grad(_reference(h, w, targets, weights), (h, w))
+    for g, ref in zip((hidden.grad, weight.grad), want):
+        torch.testing.assert_close(g, ref, rtol=0.05, atol=0.02 * float(ref.abs().max()))
 
 
 @pytest.mark.parametrize("variant,tied", [("mac", True), ("mag", False), ("transformer", True)])
@@ -105,6 +130,8 @@ def test_bad_inputs_say_what_was_expected():
         linear_cross_entropy(hidden, weight, targets, weights[:-1])
     with pytest.raises(ValueError, match="rows must be >= 1"):
         linear_cross_entropy(hidden, weight, targets, rows=0)
-    model = make_model("lmm")
+    model, tokens = make_model("lmm"), tokens_for()
     with pytest.raises(ValueError, match="targets: expected"):
-        model(tokens_for(), targets=tokens_for()[:, :-1])
+        model(tokens, targets=tokens[:, :-1])
+    with pytest.raises(ValueError, match=r"target_weights: expected \(2, 27\)"):  # transposed: same size
+        model(tokens, targets=tokens, target_weights=torch.ones(tokens.shape[::-1]))

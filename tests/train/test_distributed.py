@@ -34,7 +34,13 @@ def run(tmp_path, name, corpus_dir, processes, *extra):
         _, stderr = launched.communicate(timeout=300)
     except subprocess.TimeoutExpired:
         os.killpg(launched.pid, signal.SIGKILL)
-        _, stderr = launched.communicate()
+        # torchrun may start its workers in sessions of their own: a worker left alive holds the pipes
+        # open and a plain communicate() would wait for it for ever; they are found by their run folder
+        subprocess.run(["pkill", "-KILL", "-f", str(out)], check=False)
+        try:
+            _, stderr = launched.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            stderr = "(its output could not be read: a worker still holds it)"
         pytest.fail(f"torchrun did not finish within 300 s:\n{stderr[-3000:]}")
     assert launched.returncode == 0, stderr[-3000:]
     return read_losses(out), out

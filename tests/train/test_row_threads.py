@@ -59,7 +59,15 @@ def test_each_share_carries_its_own_state_and_a_resume_needs_the_same_count(tmp_
 def test_the_share_count_is_capped_by_the_rows_and_off_where_threads_do_not_apply(tmp_path, corpus_documents,
                                                                                   tiny_config):
     assert _trainer(tiny_config, tmp_path, corpus_documents, "many", row_threads=16).row_shares == 4  # 4 rows
-    automatic = _trainer(tiny_config, tmp_path, corpus_documents, "auto").row_shares
-    assert automatic == min(torch.get_num_threads(), 4)
+    assert _trainer(tiny_config, tmp_path, corpus_documents, "compiled", row_threads=2, compile=True).row_shares == 1
     with pytest.raises(ValueError, match="row_threads = -1"):
         TrainConfig(row_threads=-1)
+
+
+def test_a_run_records_the_count_it_resolved_and_older_runs_read_as_one(tmp_path, corpus_documents, tiny_config):
+    trainer = _trainer(tiny_config, tmp_path, corpus_documents, "auto")
+    assert trainer.config.row_threads == trainer.row_shares >= 1  # what a resume reads back
+    saved = trainer.config.to_dict()
+    assert TrainConfig.from_saved(saved).row_threads == trainer.row_shares
+    del saved["row_threads"]  # a run saved before the field: one forward over all rows
+    assert TrainConfig.from_saved(saved).row_threads == 1

@@ -52,7 +52,7 @@ def run_train_config(path: str) -> TrainConfig | None:
     for kind, file in candidates:
         try:
             data = json.loads(file.read_text())
-            return TrainConfig.from_dict(data["train_config"] if kind == "trainer" else data)
+            return TrainConfig.from_saved(data["train_config"] if kind == "trainer" else data)
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return None

@@ -54,7 +54,7 @@ def saved_run_config(run_dir: Path) -> TrainConfig | None:
     if not path.is_file():
         return None
     try:
-        return TrainConfig.from_dict(json.loads(path.read_text()))
+        return TrainConfig.from_saved(json.loads(path.read_text()))
     except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as error:
         raise ValueError(f"{path} cannot be read ({error}); restore it, or give the run's settings again as "
                          f"flags after deleting it") from None

@@ -44,6 +44,9 @@ def score_language_model(model, lanes: PackedLanes, token_bytes: torch.Tensor, *
                          autocast: bool = False, carry_state: bool = True, progress=None) -> LanguageModelScore:
     """Score the first ``max_batches`` batches of ``lanes`` (all when None).
 
+    model: a :class:`titans.TitansLM` (or a wrapper whose forward takes ``targets=`` and ``target_weights=``
+    as it does and returns the summed nats and the state).
+
     token_bytes: ``[vocab]`` UTF-8 bytes each token id stands for (titans.data.token_byte_lengths).
     Under several processes (``topology``) each scores its rows and the totals are summed.
     progress: called with the number of batches after each one (a progress bar's ``update``), or None.

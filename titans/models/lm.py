@@ -99,15 +99,17 @@ class TitansLM(nn.Module):
         ``[B, T, vocab]`` and the new state.
 
         With ``targets`` (``[B, T]`` int, the token that should follow each position), returns instead
-        the summed cross-entropy in nats (a float32 scalar), each position weighted by ``target_weights``
-        (``[B, T]``, default 1), and the new state: the head and the loss are taken a block of rows at a
-        time (:func:`titans.ops.linear_cross_entropy`), never holding the ``[B, T, vocab]`` logits.
+        the summed cross-entropy in nats (a scalar: float32, float64 for a float64 model), each position
+        weighted by ``target_weights`` (``[B, T]``, default 1), and the new state: the head and the loss are
+        taken a block of rows at a time (:func:`titans.ops.linear_cross_entropy`), never holding the
+        ``[B, T, vocab]`` logits.
         Training goes through here so that a wrapper (DDP, FSDP, compile) sees one forward."""
         x, state = self.features(tokens, state, mask=mask, reset=reset)
         weight = self.embed.weight if self.head is None else self.head.weight
         if targets is not None:
-            if targets.shape != tokens.shape:
-                raise ValueError(f"targets: expected {tuple(tokens.shape)} like tokens, got {tuple(targets.shape)}")
+            for name, given in (("targets", targets), ("target_weights", target_weights)):
+                if given is not None and given.shape != tokens.shape:
+                    raise ValueError(f"{name}: expected {tuple(tokens.shape)} like tokens, got {tuple(given.shape)}")
             flat_weights = None if target_weights is None else target_weights.flatten()
             return linear_cross_entropy(x.flatten(0, 1), weight, targets.flatten(), flat_weights), state
         return F.linear(x, weight), state

@@ -6,9 +6,9 @@ Axes: N scored positions, D model width, V vocabulary, R rows of one block.
 With a vocabulary of 8,192 and a batch of 4,096 tokens the logits, their log-softmax and its gradient
 are three 134 MB float32 tensors per step. On a CPU each is a fresh ``mmap`` (too large for the
 allocator to reuse) whose pages are faulted in as they are first written: in the main job that
-zero-fill and the log-softmax took about a fifth of the MAC training step (``benchmarks/README.md``,
-"The head in blocks"). Here each block's logits are a few MB that the allocator reuses, and the gradient
-of the loss with respect to the hidden states and the head's weight is taken in the same pass
+zero-fill and the log-softmax took about a sixth of the MAC training step (``benchmarks/README.md``,
+"Rows over threads and the head in blocks"). Here each block's logits are a few MB that the allocator
+reuses, and the gradient of the loss with respect to the hidden states and the head's weight is taken in the same pass
 (``softmax - one_hot`` is all a block needs), so that the backward only scales it: three matmuls of the
 head in all, as before, and no logits kept for the backward.
 """
@@ -30,12 +30,11 @@ def _block_rows(vocab: int, device: torch.device) -> int:
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, targets, target_weights, rows, dtype):
-        needs_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+    def forward(ctx, hidden, weight, targets, target_weights, rows, dtype, need_hidden, need_weight):
         wide = torch.promote_types(dtype, torch.float32)  # the softmax's and the sums' dtype
         total = torch.zeros((), dtype=wide, device=hidden.device)
-        grad_hidden = torch.empty_like(hidden) if needs_grad else None
-        grad_weight = torch.zeros(weight.shape, dtype=wide, device=weight.device) if needs_grad else None
+        grad_hidden = torch.empty_like(hidden) if need_hidden else None
+        grad_weight = torch.zeros(weight.shape, dtype=wide, device=weight.device) if need_weight else None
         w = weight.to(dtype)
         for start in range(0, hidden.shape[0], rows):
             h = hidden[start:start + rows].to(dtype)
@@ -48,22 +47,26 @@ class _LinearCrossEntropy(torch.autograd.Function):
             exps = logits.sub_(top).exp_()
             sums = exps.sum(dim=-1, keepdim=True)
             total += ((sums.log() + top - target_logits) * c).sum()
-            if needs_grad:
+            if need_hidden or need_weight:
                 # d(c * (lse - logit_t)) / d logits = c * (softmax - one_hot(t)), in place of the exps
                 grad = exps.mul_(c / sums)
                 grad.scatter_add_(1, t, -c)
                 grad = grad.to(dtype)
-                grad_hidden[start:start + rows] = grad @ w
-                grad_weight.addmm_(grad.T.to(wide), h.to(wide))
-        ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype) if needs_grad else None)
+                if need_hidden:
+                    grad_hidden[start:start + rows] = grad @ w
+                if need_weight and dtype == wide:
+                    grad_weight.addmm_(grad.T, h)
+                elif need_weight:  # the product in dtype (bf16 on tensor cores), the sum over blocks in float32
+                    grad_weight += (grad.T @ h).to(wide)
+        ctx.save_for_backward(grad_hidden, None if grad_weight is None else grad_weight.to(weight.dtype))
         return total
 
     @staticmethod
     def backward(ctx, grad_total):
         grad_hidden, grad_weight = ctx.saved_tensors
-        hidden_grad = grad_hidden * grad_total.to(grad_hidden.dtype) if ctx.needs_input_grad[0] else None
-        weight_grad = grad_weight * grad_total if ctx.needs_input_grad[1] else None
-        return hidden_grad, weight_grad, None, None, None, None
+        hidden_grad = None if grad_hidden is None else grad_hidden * grad_total.to(grad_hidden.dtype)
+        weight_grad = None if grad_weight is None else grad_weight * grad_total.to(grad_weight.dtype)
+        return hidden_grad, weight_grad, None, None, None, None, None, None
 
 
 @torch.compiler.disable  # a loop of blocks with its own backward: dynamo would unroll it per shape
@@ -94,5 +97,10 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: to
     # under autocast the logits are taken in its dtype, as the head's matmul would be; the op itself runs
     # with autocast off so that every dtype in it is the one written here
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden.dtype
+    # the gradients are taken in the forward, so only those that a backward can ask for: none under no_grad
+    # (validation), where an autograd.Function still sees its parameters' requires_grad
+    grad = torch.is_grad_enabled()
+    need_hidden, need_weight = grad and hidden.requires_grad, grad and weight.requires_grad
     with torch.autocast(device_type=device, enabled=False):
-        return _LinearCrossEntropy.apply(hidden, weight, targets.long(), target_weights, rows, dtype)
+        return _LinearCrossEntropy.apply(hidden, weight, targets.long(), target_weights, rows, dtype, need_hidden,
+                                         need_weight)

@@ -6,8 +6,8 @@ A checkpoint is a folder ``step_NNNNNNN`` in the run's ``checkpoints/``:
 - ``optimizer.safetensors``: AdamW moments and steps by parameter name, the param groups in its header;
 - ``trainer.json``: format tag, step, the run's config, the RNG states (as lists of bytes);
 - ``tokenizer/``: what the tokenizer saved;
-- ``carried.rankR.M.safetensors``: process R's carried model state of micro-batch M, when the run carries
-  state.
+- ``carried.rankR.M.safetensors``: process R's carried model state of its M-th share of rows (micro-batches
+  in order, each in its ``row_threads`` shares), when the run carries state.
 
 The folder is written under a temporary name and renamed into place, and ``latest`` (a one-line file
 naming the newest checkpoint) is replaced only after the rename, so an interrupted write leaves the

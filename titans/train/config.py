@@ -17,6 +17,9 @@ from ..eval.task_batches import MIN_SAMPLE_LENGTH
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
+# fields added after runs had been saved, with the value those runs were trained with
+_FIELDS_ADDED_LATER = {"row_threads": 1}
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -67,9 +70,10 @@ class TrainConfig:
     one intra-op thread each, their gradients summed in a fixed order (0: torch's intra-op thread count,
     at most the rows; 1: one forward over all rows with torch's intra-op parallelism). The memory models'
     many small ops leave cores idle under intra-op parallelism: on two cores the main job's MAC step took
-    0.75x the time (benchmarks/README.md, "Rows over threads"). Taken as 1 on a GPU, under torchrun and with
-    compile. The shares change how rows are batched in a matmul, so a resumed run repeats its losses exactly
-    with the same count; with carry_state each share keeps its rows' states and a resume needs that count."""
+    0.70-0.75x the time (benchmarks/README.md, "Rows over threads and the head in blocks"). Taken as 1 on a
+    GPU, under torchrun and with compile. The shares change how rows are batched in a matmul, so a resumed
+    run repeats its losses exactly with the same count: a run records the count it resolved 0 to, and a
+    resume keeps it (with carry_state each share keeps its rows' states)."""
     carry_state: bool = False
     """Carry each row's model state into the next step (truncated backprop through the memory)."""
     document_resets: bool = True
@@ -77,7 +81,7 @@ class TrainConfig:
     attention blind to what came before). False reads the training documents as one stream, so that with
     carry_state a memory runs on across documents, far past the longest one, as it does when a long text is
     read (validation keeps the resets)."""
-    steps: int = 394
+    steps: int = 540
     """Optimiser steps."""
     lr: float = 2e-3
     """Peak learning rate (AdamW)."""
@@ -93,11 +97,11 @@ class TrainConfig:
     """Gradient-norm clipping threshold (0: none)."""
     seed: int = 0
     """Seed of the initialisation, the document order and the sampling."""
-    eval_every: int = 80
+    eval_every: int = 90
     """Validate every this many steps (and at the end)."""
     eval_tokens: int = 32768
     """Validation tokens per evaluation (at most the validation split)."""
-    save_every: int = 80
+    save_every: int = 90
     """Checkpoint every this many steps (and at the end)."""
     keep_checkpoints: int = 2
     """Checkpoints kept in the run folder (oldest deleted first)."""
@@ -217,6 +221,14 @@ class TrainConfig:
         if "betas" in data:
             data["betas"] = tuple(data["betas"])
         return cls(**data) if base is None else dataclasses.replace(base, **data)
+
+    @classmethod
+    def from_saved(cls, data: dict) -> "TrainConfig":
+        """A run's saved settings (``train_config.json``, a checkpoint's ``trainer.json``): a field the run
+        predates takes the value that its steps were computed with, not today's default."""
+        if not isinstance(data, dict):
+            raise ValueError(f"TrainConfig: expected a table of fields, got {type(data).__name__}")
+        return cls.from_dict({**_FIELDS_ADDED_LATER, **data})
 
     @classmethod
     def from_file(cls, path: str | Path, base: "TrainConfig | None" = None) -> "TrainConfig":

@@ -51,8 +51,8 @@ from .metrics import MetricsLog, memory_gate_means, read_metrics
 
 # fields that change what the steps compute: a resumed run must keep them
 _NUMERIC_FIELDS = ("preset", "variant", "model", "data", "tokenizer", "valid_fraction", "context", "batch_tokens",
-                   "accumulation", "carry_state", "document_resets", "precision", "lr", "min_lr_ratio", "warmup",
-                   "weight_decay", "betas", "clip", "seed", "steps")
+                   "accumulation", "row_threads", "carry_state", "document_resets", "precision", "lr",
+                   "min_lr_ratio", "warmup", "weight_decay", "betas", "clip", "seed", "steps")
 
 
 _VALID_SEED_OFFSET = 1_000_003  # validation samples are drawn with another seed than the training ones
@@ -212,6 +212,8 @@ class Trainer:
         self.forward = torch.compile(self.model) if config.compile else self.model
         self.autocast = config.precision == "bf16" or (config.precision == "auto" and self.device.type == "cuda")
         self.row_shares = self._row_shares()
+        # recorded as resolved, so that a resume on a machine with other threads splits the rows alike
+        self.config = config = config.replace(row_threads=self.row_shares)
 
     def _row_shares(self) -> int:
         """Shares of each micro-batch's rows that run on threads at once (TrainConfig.row_threads)."""
@@ -301,7 +303,8 @@ class Trainer:
         """The rows of ``batch`` in ``len(states)`` contiguous shares on as many threads at once
         (titans.ops.row_parallel), each taking its forward and its loss's gradients; the gradients are
         summed in share order into ``.grad`` (a fixed order, so a step repeats exactly). Returns the summed
-        nats and each share's new state."""
+        nats and each share's new state. The memory's logged gate means (``last_stats``) are then those of
+        the share whose forward ended last."""
         params = [p for p in self.model.parameters() if p.requires_grad]
         rows = batch.inputs.shape[0]
         edges = [round(i * rows / len(states)) for i in range(len(states) + 1)]
@@ -332,7 +335,7 @@ class Trainer:
                                     carry_state=self.config.carry_state)
 
     def _check_resumable(self, saved: dict) -> None:
-        saved_config = TrainConfig.from_dict(saved["train_config"])
+        saved_config = TrainConfig.from_saved(saved["train_config"])
 
         def value(config: TrainConfig, name: str):  # "auto" and the tokenizer it names are the same setting
             return config.tokenizer_name if name == "tokenizer" else getattr(config, name)

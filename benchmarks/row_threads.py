@@ -1,0 +1,64 @@
+"""The trainer's step with each micro-batch's rows on one thread against its rows in shares on threads.
+
+    python benchmarks/row_threads.py --rounds 4 --reps 2
+
+For the main job's MAC model and the Transformer++ of its parameter count (benchmarks/main_job.py), the
+trainer's own step (``Trainer._step``: forward, loss, backward, clipping, AdamW, on the run's batches with
+their document resets) at ``row_threads = 1`` (one forward over the 16 rows, torch's intra-op threads
+inside each op) and at the default (the rows in as many shares as torch has threads, one thread each:
+TrainConfig.row_threads). The four trainers run in turn, --rounds times; printed: each one's median step
+and the CPU time it used per second of wall time (2.0 is both cores busy on two cores). The main job's
+data must be cached (run ``titans train`` once), and the machine quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from main_job import MAIN_CONFIG, matched_transformer, vocab_size
+
+from titans.train import Trainer, TrainConfig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=2, help="timed steps per trainer and round (default: 2)")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds over the trainers (default: 4)")
+    parser.add_argument("--out", default="runs/row-threads", help="the trainers' run folders (default: %(default)s)")
+    args = parser.parse_args()
+    main_job = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig())
+    models = {"titans-" + main_job.variant: main_job,
+              "transformer++": main_job.replace(variant="transformer",
+                                                model=matched_transformer(main_job, vocab_size(main_job)))}
+    setups = []
+    for label, config in models.items():
+        for threads in (1, 0):
+            trainer = Trainer(config.replace(row_threads=threads, out=str(Path(args.out) / f"{label}-{threads}")),
+                              progress=False)
+            trainer._step(0, None)  # warm-up
+            setups.append((label, trainer, [], []))
+    step = 1
+    for _ in range(args.rounds):
+        for _, trainer, walls, cpus in setups:
+            for _ in range(args.reps):
+                wall, cpu = time.perf_counter(), time.process_time()
+                trainer._step(step, None)
+                walls.append(time.perf_counter() - wall)
+                cpus.append(time.process_time() - cpu)
+                step += 1
+    print(f"{main_job.rows} x {main_job.context} tokens a step, {torch.get_num_threads()} threads, median of "
+          f"{args.rounds} x {args.reps} steps\n")
+    print("| model | row shares | step (s) | CPU s per wall s | against one share |")
+    print("|---|---|---|---|---|")
+    for i, (label, trainer, walls, cpus) in enumerate(setups):
+        one = statistics.median(setups[i - i % 2][2])
+        print(f"| {label} | {trainer.row_shares} | {statistics.median(walls):.3f} | {sum(cpus) / sum(walls):.2f} | "
+              f"{statistics.median(walls) / one:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
