@@ -73,7 +73,8 @@ class TrainConfig:
     0.70-0.75x the time (benchmarks/README.md, "Rows over threads and the head in blocks"). Taken as 1 on a
     GPU, under torchrun and with compile. The shares change how rows are batched in a matmul, so a resumed
     run repeats its losses exactly with the same count: a run records the count it resolved 0 to, and a
-    resume keeps it (with carry_state each share keeps its rows' states)."""
+    resume keeps it (with carry_state each share keeps its rows' states). Each share holds a set of
+    gradients until they are summed: on many cores with a large model, a smaller count saves memory."""
     carry_state: bool = False
     """Carry each row's model state into the next step (truncated backprop through the memory)."""
     document_resets: bool = True
