@@ -14,12 +14,11 @@ Run it alone: the memory models are very sensitive to a concurrent load.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import functools
 
 import torch
 import torch.nn.functional as F
-from main_job import MAIN_CONFIG, matched_transformer, training_step, vocab_size
+from main_job import MAIN_CONFIG, interleaved, matched_transformer, training_step, vocab_size
 
 from titans.models.lm import TitansLM
 from titans.train import TrainConfig
@@ -46,29 +45,21 @@ def main() -> None:
     tokens = torch.randint(0, vocab, (main_job.rows, main_job.context + 1), generator=torch.Generator().manual_seed(0))
     models = {"titans-" + main_job.variant: main_job,
               "transformer++": main_job.replace(variant="transformer", model=matched_transformer(main_job, vocab))}
-    setups = []
+    labels, jobs = [], []
     for label, config in models.items():
         torch.manual_seed(0)
         model = TitansLM(config.model_config(vocab))
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
-        for way, step in (("logits", logits_step), ("blocks", training_step)):
-            step(model, optimizer, tokens)  # warm-up
-            setups.append((label, way, step, model, optimizer, []))
-    for _ in range(args.rounds):
-        for _, _, step, model, optimizer, times in setups:
-            for _ in range(args.reps):
-                start = time.perf_counter()
-                step(model, optimizer, tokens)
-                times.append(time.perf_counter() - start)
+        for step in (logits_step, training_step):
+            labels.append(label)
+            jobs.append(functools.partial(step, model, optimizer, tokens))
+    medians = [timing.median for timing in interleaved(jobs, args.rounds, args.reps)]
     print(f"{main_job.rows} x {main_job.context} tokens a step, vocabulary {vocab}, {torch.get_num_threads()} threads, "
           f"median of {args.rounds} x {args.reps} steps\n")
     print("| model | logits step (s) | blocks step (s) | blocks / logits |")
     print("|---|---|---|---|")
-    medians = {(label, way): statistics.median(times) for label, way, _, _, _, times in setups}
-    for label in models:
-        whole, blocks = medians[(label, "logits")], medians[(label, "blocks")]
+    for label, whole, blocks in zip(labels[::2], medians[::2], medians[1::2]):
         print(f"| {label} | {whole:.3f} | {blocks:.3f} | {blocks / whole:.2f} |")
-
 
 if __name__ == "__main__":
     main()

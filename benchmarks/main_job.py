@@ -16,10 +16,13 @@ concurrent load.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -59,32 +62,60 @@ def training_step(model: TitansLM, optimizer: torch.optim.Optimizer, tokens: tor
     optimizer.zero_grad(set_to_none=True)
 
 
-def step_seconds(trainer: Trainer, first: int, reps: int) -> list[float]:
-    """Times of the trainer's own step (forward, backward, AdamW; its row shares and the data's document
-    resets included) on batches ``first`` to ``first + reps - 1``."""
-    times = []
-    for step in range(first, first + reps):
-        start = time.perf_counter()
-        trainer._step(step, None)
-        times.append(time.perf_counter() - start)
-    return times
+@dataclass
+class Timing:
+    """Wall and CPU seconds (all threads) of each timed step of one job."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.wall)
+
+
+def interleaved(jobs: list[Callable[[], None]], rounds: int, reps: int, warmup: int = 1) -> list[Timing]:
+    """Each job (one training step per call) ``warmup`` times untimed, then ``reps`` timed calls of each in
+    turn, ``rounds`` times, so that the machine's drift hits every job alike."""
+    for job in jobs:
+        for _ in range(warmup):
+            job()
+    timings = [Timing() for _ in jobs]
+    for _ in range(rounds):
+        for job, timing in zip(jobs, timings):
+            for _ in range(reps):
+                wall, cpu = time.perf_counter(), time.process_time()
+                job()
+                timing.wall.append(time.perf_counter() - wall)
+                timing.cpu.append(time.process_time() - cpu)
+    return timings
+
+
+def trainer_steps(trainer: Trainer) -> Callable[[], None]:
+    """A job of the trainer's own step (forward, loss, backward, AdamW; its row shares and the data's
+    document resets included), each call on the next batch."""
+    batches = itertools.count()
+    return lambda: trainer._step(next(batches), None)
+
+
+def row_settings(config: TrainConfig) -> list[TrainConfig]:
+    """``config`` at its row_threads setting and at one thread of rows (TrainConfig.row_threads)."""
+    return [config, config.replace(row_threads=1)] if config.row_threads != 1 else [config]
+
+
+def settings_trainers(configs: list[TrainConfig], out: Path) -> list[Trainer]:
+    """A trainer of each config, in run folders ``out/0``, ``out/1``, ..."""
+    return [Trainer(c.replace(out=str(out / str(i))), progress=False) for i, c in enumerate(configs)]
 
 
 def fastest_row_threads(config: TrainConfig) -> tuple[TrainConfig, float]:
-    """The config at the faster of its row_threads setting and one thread of rows (TrainConfig.row_threads),
-    three steps of each in turn three times after two warm-up steps, and that step's median time: each
-    model at its own best."""
-    options = [config, config.replace(row_threads=1)] if config.row_threads != 1 else [config]
-    trainers = [Trainer(option.replace(out=str(Path(config.out) / f"step-timing-{i}")), progress=False)
-                for i, option in enumerate(options)]
-    times: list[list[float]] = [[] for _ in options]
-    for trainer in trainers:
-        step_seconds(trainer, 0, 2)
-    for round_ in range(3):
-        for trainer, own in zip(trainers, times):
-            own += step_seconds(trainer, 2 + 3 * round_, 3)
-    best = min(range(len(options)), key=lambda i: statistics.median(times[i]))
-    return options[best], statistics.median(times[best])
+    """The faster of ``row_settings(config)``, three steps of each in turn three times after two warm-up
+    steps, and its median step: each model at its own best."""
+    options = row_settings(config)
+    trainers = settings_trainers(options, Path(config.out) / "step-timing")
+    timings = interleaved([trainer_steps(t) for t in trainers], rounds=3, reps=3, warmup=2)
+    best = min(range(len(options)), key=lambda i: timings[i].median)
+    return options[best], timings[best].median
 
 
 def train_for(config: TrainConfig, minutes: float, vocab: int, label: str) -> dict:

@@ -16,12 +16,11 @@ benchmarks/README.md, "Memory in some blocks" and "A linear memory".
 from __future__ import annotations
 
 import argparse
-import statistics
+import functools
 import sys
-import time
 
 import torch
-from main_job import MAIN_CONFIG, training_step, vocab_size
+from main_job import MAIN_CONFIG, interleaved, training_step, vocab_size
 
 from titans.cli.fields import parse_assignments
 from titans.models.lm import TitansLM
@@ -45,25 +44,18 @@ def main() -> None:
         torch.manual_seed(0)
         changes = parse_assignments(text.split(), "main_job_models.py: a model")
         model = TitansLM(main_job.replace(model={**main_job.model, **changes}).model_config(vocab))
-        runs.append((text or "(the main job)", model, torch.optim.AdamW(model.parameters(), lr=main_job.lr), []))
-    for _, model, optimizer, _ in runs:  # warm-up
-        training_step(model, optimizer, tokens)
-    for _ in range(args.rounds):
-        for _, model, optimizer, times in runs:
-            for _ in range(args.reps):
-                start = time.perf_counter()
-                training_step(model, optimizer, tokens)
-                times.append(time.perf_counter() - start)
+        runs.append((text or "(the main job)", model, torch.optim.AdamW(model.parameters(), lr=main_job.lr)))
+    timings = interleaved([functools.partial(training_step, model, optimizer, tokens) for _, model, optimizer in runs],
+                          args.rounds, args.reps)
     print(f"{main_job.variant}, {main_job.rows} x {main_job.context} tokens a step, {main_job.tokenizer_name}, "
           f"{torch.get_num_threads()} threads, median of {args.rounds} x {args.reps} steps\n")
     print("| model fields | block kinds | parameters | step (s) | against the first |")
     print("|---|---|---|---|---|")
-    first = statistics.median(runs[0][3])
-    for text, model, _, times in runs:
+    first = timings[0].median
+    for (text, model, _), timing in zip(runs, timings):
         kinds = " ".join("M" if hasattr(block, "memory") else "S" for block in model.blocks)
-        seconds = statistics.median(times)
-        print(f"| {text} | {kinds} | {model.num_parameters() / 1e6:.2f}M | {seconds:.3f} | {seconds / first:.2f}x |")
-
+        print(f"| {text} | {kinds} | {model.num_parameters() / 1e6:.2f}M | {timing.median:.3f} | "
+              f"{timing.median / first:.2f}x |")
 
 if __name__ == "__main__":
     main()

@@ -14,14 +14,13 @@ data must be cached (run ``titans train`` once), and the machine quiet.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import torch
-from main_job import MAIN_CONFIG, matched_transformer, vocab_size
+from main_job import MAIN_CONFIG, interleaved, matched_transformer, row_settings, settings_trainers, trainer_steps
+from main_job import vocab_size
 
-from titans.train import Trainer, TrainConfig
+from titans.train import TrainConfig
 
 
 def main() -> None:
@@ -34,30 +33,19 @@ def main() -> None:
     models = {"titans-" + main_job.variant: main_job,
               "transformer++": main_job.replace(variant="transformer",
                                                 model=matched_transformer(main_job, vocab_size(main_job)))}
-    setups = []
-    for label, config in models.items():
-        for threads in (1, 0):
-            trainer = Trainer(config.replace(row_threads=threads, out=str(Path(args.out) / f"{label}-{threads}")),
-                              progress=False)
-            trainer._step(0, None)  # warm-up
-            setups.append((label, trainer, [], []))
-    step = 1
-    for _ in range(args.rounds):
-        for _, trainer, walls, cpus in setups:
-            for _ in range(args.reps):
-                wall, cpu = time.perf_counter(), time.process_time()
-                trainer._step(step, None)
-                walls.append(time.perf_counter() - wall)
-                cpus.append(time.process_time() - cpu)
-                step += 1
+    labels, trainers = [], []
+    for label, config in models.items():  # one share first, then the default
+        trainers += settings_trainers(row_settings(config)[::-1], Path(args.out) / label)
+        labels += [label, label]
+    timings = interleaved([trainer_steps(t) for t in trainers], args.rounds, args.reps)
     print(f"{main_job.rows} x {main_job.context} tokens a step, {torch.get_num_threads()} threads, median of "
           f"{args.rounds} x {args.reps} steps\n")
     print("| model | row shares | step (s) | CPU s per wall s | against one share |")
     print("|---|---|---|---|---|")
-    for i, (label, trainer, walls, cpus) in enumerate(setups):
-        one = statistics.median(setups[i - i % 2][2])
-        print(f"| {label} | {trainer.row_shares} | {statistics.median(walls):.3f} | {sum(cpus) / sum(walls):.2f} | "
-              f"{statistics.median(walls) / one:.2f}x |")
+    for i, (label, trainer, timing) in enumerate(zip(labels, trainers, timings)):
+        one = timings[i - i % 2].median
+        print(f"| {label} | {trainer.row_shares} | {timing.median:.3f} | {sum(timing.cpu) / sum(timing.wall):.2f} | "
+              f"{timing.median / one:.2f}x |")
 
 
 if __name__ == "__main__":

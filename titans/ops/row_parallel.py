@@ -28,6 +28,11 @@ def row_parts(rows: int, device: torch.device) -> list[slice]:
     walk split over 16 threads ran at 1,350 tokens/s, the same at every width: launch-bound)."""
     on_cpu = device.type == "cpu"
     parts = 1 if getattr(_local, "inside", False) or not on_cpu else max(1, min(torch.get_num_threads(), rows))
+    return even_slices(rows, parts)
+
+
+def even_slices(rows: int, parts: int) -> list[slice]:
+    """``rows`` cut into ``parts`` contiguous slices whose sizes differ by at most one."""
     edges = [round(i * rows / parts) for i in range(parts + 1)]
     return [slice(lo, hi) for lo, hi in zip(edges[:-1], edges[1:])]
 

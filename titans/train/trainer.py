@@ -34,7 +34,7 @@ from ..eval.perplexity import LanguageModelScore, score_language_model
 from ..eval.task_batches import TaskBatches, is_task_mixture, parse_mixture
 from ..generate import TEXT_SAMPLING, generate
 from ..models import TitansLM
-from ..ops.row_parallel import in_parallel
+from ..ops.row_parallel import even_slices, in_parallel
 from .checkpoint import (
     CheckpointError,
     check_saved_tokenizer,
@@ -306,15 +306,13 @@ class Trainer:
         nats and each share's new state. The memory's logged gate means (``last_stats``) are then those of
         the share whose forward ended last."""
         params = [p for p in self.model.parameters() if p.requires_grad]
-        rows = batch.inputs.shape[0]
-        edges = [round(i * rows / len(states)) for i in range(len(states) + 1)]
 
         def share(job):
             rows, state = job
             loss, nats, state = self._loss(batch.rows(rows), state, n_scored_global)
             return torch.autograd.grad(loss, params, allow_unused=True), nats, state
 
-        results = in_parallel(share, [(slice(lo, hi), state) for lo, hi, state in zip(edges, edges[1:], states)])
+        results = in_parallel(share, list(zip(even_slices(batch.inputs.shape[0], len(states)), states)))
         for p, *grads in zip(params, *(grads for grads, _, _ in results)):
             grads = [g for g in grads if g is not None]
             if grads:
