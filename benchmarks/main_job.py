@@ -6,9 +6,9 @@ The Titans model is exactly what `titans train` runs with no options (configs/ma
 is a Transformer++ in the same macro-architecture whose width is the multiple of its head count that
 brings its parameter count closest to the Titans model's, trained on the same data with the same
 context, batch, learning-rate schedule shape and validation. Each model's number of steps is set from a
-timing of the trainer's own step on the run's first batches (median of 3 after 2 warm-up steps, three
-times in turn at its row_threads setting and at one thread of rows; the faster is the one it trains
-with) so that its training takes the budget; the wall time of the whole run (validation and checkpoints
+timing of the trainer's own step on the run's first batches (both models, each at its row_threads
+setting and at one thread of rows, in turn in the same rounds: 3 steps each, three times, after 2 warm-up
+steps; each trains at its faster setting) so that its training takes the budget; the wall time of the whole run (validation and checkpoints
 included) is then reported as measured. Run it on a quiet machine: the memory models are very sensitive to a
 concurrent load.
 """
@@ -108,18 +108,25 @@ def settings_trainers(configs: list[TrainConfig], out: Path) -> list[Trainer]:
     return [Trainer(c.replace(out=str(out / str(i))), progress=False) for i, c in enumerate(configs)]
 
 
-def fastest_row_threads(config: TrainConfig) -> tuple[TrainConfig, float]:
-    """The faster of ``row_settings(config)``, three steps of each in turn three times after two warm-up
-    steps, and its median step: each model at its own best."""
-    options = row_settings(config)
-    trainers = settings_trainers(options, Path(config.out) / "step-timing")
-    timings = interleaved([trainer_steps(t) for t in trainers], rounds=3, reps=3, warmup=2)
-    best = min(range(len(options)), key=lambda i: timings[i].median)
-    return options[best], timings[best].median
+def fastest_row_threads(configs: list[TrainConfig]) -> list[tuple[TrainConfig, float]]:
+    """For each config, the faster of ``row_settings(config)`` and its median step: every setting of every
+    model timed in turn in the same rounds (three steps of each, three times, after two warm-up steps), so
+    that the machine's drift, which moves the step by a fifth or more within minutes here, hits the models
+    alike; each model then trains at its own best."""
+    options = [row_settings(config) for config in configs]
+    trainers = [settings_trainers(o, Path(c.out) / "step-timing" / str(i)) for i, (c, o) in
+                enumerate(zip(configs, options))]
+    timings = interleaved([trainer_steps(t) for ts in trainers for t in ts], rounds=3, reps=3, warmup=2)
+    chosen, start = [], 0
+    for option in options:
+        mine = timings[start:start + len(option)]
+        best = min(range(len(option)), key=lambda i: mine[i].median)
+        chosen.append((option[best], mine[best].median))
+        start += len(option)
+    return chosen
 
 
-def train_for(config: TrainConfig, minutes: float, vocab: int, label: str) -> dict:
-    config, seconds = fastest_row_threads(config)
+def train_for(config: TrainConfig, seconds: float, minutes: float, vocab: int, label: str) -> dict:
     steps = max(config.warmup + 1, int(minutes * 60 / seconds))
     config = config.replace(steps=steps, eval_every=max(1, steps // 5), save_every=steps, sample_tokens=0,
                             out=str(Path(config.out) / label))
@@ -155,8 +162,9 @@ def main() -> None:
     if vocab is None:
         sys.exit(f"this benchmark takes bytes or bpe-N, not {main.tokenizer_name!r}")
     baseline = main.replace(variant="transformer", model=matched_transformer(main, vocab))
-    rows = [train_for(main, args.minutes, vocab, f"titans-{main.variant}"),
-            train_for(baseline, args.minutes, vocab, "transformer++")]
+    timed = fastest_row_threads([main, baseline])
+    rows = [train_for(config, seconds, args.minutes, vocab, label)
+            for (config, seconds), label in zip(timed, [f"titans-{main.variant}", "transformer++"])]
 
     print(f"\n{torch.get_num_threads()} threads, torch {torch.__version__}, tokenizer {main.tokenizer_name}, "
           f"budget {args.minutes:g} min per model\n")

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=experiments/carried_state
 common=(--preset cpu --set memory_depth=2 --data shakespeare --tokenizer bytes --context 512 --batch-tokens 4096 --carry-state
-        --steps 400 --lr 2e-3 --warmup 20 --eval-every 100 --save-every 100 --sample-tokens 0 --no-progress)
+        --steps 400 --lr 2e-3 --min-lr-ratio 0.1 --warmup 20 --eval-every 100 --save-every 100 --sample-tokens 0 --no-progress)
 # the memory of the recall models: writes up to 0.004 per token (8x the default ceiling at chunk 32) and
 # forgets from 1e-5 per token (the default 0.01 keeps a write for a few hundred tokens)
 keeps=(--set memory_theta_max=0.004 --set memory_alpha_init=1e-5)

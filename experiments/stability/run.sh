@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 24 §4: the two stability decisions of the memory, each measured in the README's main job
 # as it was then (configs/main.toml with byte tokens and 400 steps: the cpu-preset MAC, 4,096 bytes a
-# step of the Wikipedia articles, seed 0, memory depth 2; the main job now reads 8,192 BPE pieces for 540 steps
+# step of the Wikipedia articles, seed 0, memory depth 2; the main job now reads 8,192 BPE pieces, 1,000 steps of 8 rows
 # with a linear memory) by a run
 # that differs from it in that one setting. The two go side by side on one thread each (their wall
 # times are not comparable with the main job's); the default is the main job itself. Then the gate
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=experiments/stability
 mkdir -p runs
-main_job=(--tokenizer bytes --steps 400 --set memory_depth=2)  # the main job these decisions were measured in
+main_job=(--tokenizer bytes --steps 400 --set memory_depth=2 --batch-tokens 4096 --lr 2e-3 --min-lr-ratio 0.1 --warmup 20)  # the main job these decisions were measured in
 train() { OMP_NUM_THREADS=1 titans train "${main_job[@]}" --no-progress --sample-tokens 0 "$@"; }
 # values as the paper has them: only q and k l2-normalised
 train --set memory_normalize_values=false --out runs/stability-raw-values > runs/stability-raw-values.log 2>&1 &

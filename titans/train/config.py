@@ -61,8 +61,12 @@ class TrainConfig:
     """Share of the corpus held out for validation (deterministic; see titans.data.split_documents)."""
     context: int = 256
     """Tokens per row of a batch."""
-    batch_tokens: int = 4096
-    """Tokens per optimiser step, all processes together (rows = batch_tokens // context)."""
+    batch_tokens: int = 2048
+    """Tokens per optimiser step, all processes together (rows = batch_tokens // context). The main job's
+    2,048 (8 rows of 256) learn more per token than 4,096 in its few passes over the articles (0.013 bits per
+    byte lower at the same 2.2M tokens, both read on the same validation lanes) for 0.75-0.95x of MAC's
+    tokens per second on two cores (1,024: 0.62-0.68x); benchmarks/README.md, "Half the batch, a higher
+    floor"."""
     accumulation: int = 1
     """Micro-batches per step on each process (gradient accumulation); must divide the rows per process."""
     row_threads: int = 0
@@ -82,13 +86,16 @@ class TrainConfig:
     attention blind to what came before). False reads the training documents as one stream, so that with
     carry_state a memory runs on across documents, far past the longest one, as it does when a long text is
     read (validation keeps the resets)."""
-    steps: int = 540
+    steps: int = 1000
     """Optimiser steps."""
-    lr: float = 2e-3
+    lr: float = 3e-3
     """Peak learning rate (AdamW)."""
-    min_lr_ratio: float = 0.1
-    """Final learning rate as a share of the peak, reached by the cosine decay."""
-    warmup: int = 20
+    min_lr_ratio: float = 0.5
+    """Final learning rate as a share of the peak, reached by the cosine decay. The main job, a few passes
+    over its articles in ten minutes, ended 0.020 higher decaying to zero than to a tenth, and 0.009 lower at
+    a half (benchmarks/README.md, "Half the batch, a higher floor"): in so short a run the steps at a high
+    rate are worth more than the settling at the end."""
+    warmup: int = 40
     """Steps of linear warm-up."""
     weight_decay: float = 0.1
     """AdamW weight decay (matrices only; norms, gains and biases are not decayed)."""
@@ -98,11 +105,11 @@ class TrainConfig:
     """Gradient-norm clipping threshold (0: none)."""
     seed: int = 0
     """Seed of the initialisation, the document order and the sampling."""
-    eval_every: int = 90
+    eval_every: int = 200
     """Validate every this many steps (and at the end)."""
     eval_tokens: int = 32768
     """Validation tokens per evaluation (at most the validation split)."""
-    save_every: int = 90
+    save_every: int = 200
     """Checkpoint every this many steps (and at the end)."""
     keep_checkpoints: int = 2
     """Checkpoints kept in the run folder (oldest deleted first)."""
