@@ -2,9 +2,9 @@
 
     python benchmarks/loss_head.py --rounds 4 --reps 3
 
-For the main job's MAC model and the Transformer++ of its parameter count (benchmarks/main_job.py: 16
-rows of 256 tokens, a vocabulary of 8,192), one training step (forward, next-token cross-entropy,
-backward, AdamW on random tokens) two ways: ``logits``, the ``[4096, 8192]`` logits then torch's
+For the main job's MAC model and the Transformer++ of its parameter count (benchmarks/main_job.py: its
+rows of 256 tokens, 16 until session 14 and 8 now, a vocabulary of 8,192), one training step (forward, next-token cross-entropy,
+backward, AdamW on random tokens) two ways: ``logits``, the ``[rows x 256, 8192]`` logits then torch's
 cross-entropy, as the trainer took it until session 13; ``blocks``, ``model(..., targets=...)``
 (titans.ops.linear_cross_entropy), as it takes it now. The four setups run in turn, --rounds times, so
 that machine noise hits them alike; the median step of each and the ratio blocks / logits are printed.

@@ -5,7 +5,7 @@
         "layers=5 memory_layers=[1,3]" "layers=6 memory_layers=[1,3,5]"
 
 Each argument is one model: space-separated FIELD=VALUE changes to the main job's model (configs/main.toml:
-the cpu preset, its vocabulary, 16 rows of 256 tokens; "" is the main job itself), as `titans train --set`
+the cpu preset, its vocabulary, its rows of 256 tokens (16 until session 14, 8 now); "" is the main job itself), as `titans train --set`
 takes them. One training step is forward, backward and AdamW on random tokens. The models live in one
 process and run in turn, --rounds times, so that machine noise hits them alike; each round times --reps
 steps per model, and the median over all of them is printed with the parameters and the ratio to the

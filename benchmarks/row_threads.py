@@ -4,7 +4,7 @@
 
 For the main job's MAC model and the Transformer++ of its parameter count (benchmarks/main_job.py), the
 trainer's own step (``Trainer._step``: forward, loss, backward, clipping, AdamW, on the run's batches with
-their document resets) at ``row_threads = 1`` (one forward over the 16 rows, torch's intra-op threads
+their document resets) at ``row_threads = 1`` (one forward over all the rows, torch's intra-op threads
 inside each op) and at the default (the rows in as many shares as torch has threads, one thread each:
 TrainConfig.row_threads). The four trainers run in turn, --rounds times; printed: each one's median step
 and the CPU time it used per second of wall time (2.0 is both cores busy on two cores). The main job's

@@ -73,8 +73,8 @@ class TrainConfig:
     """On the CPU, each micro-batch's rows are split into this many shares that run at once, one thread and
     one intra-op thread each, their gradients summed in a fixed order (0: torch's intra-op thread count,
     at most the rows; 1: one forward over all rows with torch's intra-op parallelism). The memory models'
-    many small ops leave cores idle under intra-op parallelism: on two cores the main job's MAC step took
-    0.70-0.75x the time (benchmarks/README.md, "Rows over threads and the head in blocks"). Taken as 1 on a
+    many small ops leave cores idle under intra-op parallelism: on two cores the main job's MAC step (then of
+    16 rows) took 0.70-0.75x the time (benchmarks/README.md, "Rows over threads and the head in blocks"). Taken as 1 on a
     GPU, under torchrun and with compile. The shares change how rows are batched in a matmul, so a resumed
     run repeats its losses exactly with the same count: a run records the count it resolved 0 to, and a
     resume keeps it (with carry_state each share keeps its rows' states). Each share holds a set of
@@ -92,8 +92,8 @@ class TrainConfig:
     """Peak learning rate (AdamW)."""
     min_lr_ratio: float = 0.5
     """Final learning rate as a share of the peak, reached by the cosine decay. The main job, a few passes
-    over its articles in ten minutes, ended 0.020 higher decaying to zero than to a tenth, and 0.009 lower at
-    a half (benchmarks/README.md, "Half the batch, a higher floor"): in so short a run the steps at a high
+    over its articles in ten minutes, ended 0.020 higher decaying to zero than to a tenth (then at 16 rows and
+    lr 2e-3), and 0.009 lower at a half than at a tenth (8 rows, lr 3e-3) (benchmarks/README.md, "Half the batch, a higher floor"): in so short a run the steps at a high
     rate are worth more than the settling at the end."""
     warmup: int = 40
     """Steps of linear warm-up."""
