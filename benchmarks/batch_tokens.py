@@ -13,26 +13,20 @@ train`` once), and the machine quiet.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
-from main_job import MAIN_CONFIG, interleaved, matched_transformer, settings_trainers, trainer_steps, vocab_size
+from main_job import MAIN_CONFIG, interleaved, settings_trainers, timing_parser, trainer_steps, with_baseline
 
 from titans.train import TrainConfig
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = timing_parser(__doc__, "runs/batch-tokens")
     parser.add_argument("batch_tokens", nargs="+", type=int, help="tokens per step, a multiple of the context")
-    parser.add_argument("--reps", type=int, default=2, help="timed steps per trainer and round (default: 2)")
-    parser.add_argument("--rounds", type=int, default=4, help="rounds over the trainers (default: 4)")
-    parser.add_argument("--out", default="runs/batch-tokens", help="the trainers' run folders (default: %(default)s)")
     args = parser.parse_args()
     main_job = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig())
-    models = {"titans-" + main_job.variant: main_job,
-              "transformer++": main_job.replace(variant="transformer",
-                                                model=matched_transformer(main_job, vocab_size(main_job)))}
+    models = with_baseline(main_job)
     labels, configs = [], []
     for label, config in models.items():
         for tokens in args.batch_tokens:

@@ -18,7 +18,7 @@ import functools
 
 import torch
 import torch.nn.functional as F
-from main_job import MAIN_CONFIG, interleaved, matched_transformer, training_step, vocab_size
+from main_job import MAIN_CONFIG, interleaved, training_step, vocab_size, with_baseline
 
 from titans.models.lm import TitansLM
 from titans.train import TrainConfig
@@ -43,8 +43,7 @@ def main() -> None:
     main_job = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig())
     vocab = vocab_size(main_job)
     tokens = torch.randint(0, vocab, (main_job.rows, main_job.context + 1), generator=torch.Generator().manual_seed(0))
-    models = {"titans-" + main_job.variant: main_job,
-              "transformer++": main_job.replace(variant="transformer", model=matched_transformer(main_job, vocab))}
+    models = with_baseline(main_job)
     labels, jobs = [], []
     for label, config in models.items():
         torch.manual_seed(0)

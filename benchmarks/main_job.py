@@ -48,6 +48,21 @@ def matched_transformer(config: TrainConfig, vocab: int) -> dict:
     return {**config.model, "dim": best[1]}
 
 
+def with_baseline(config: TrainConfig) -> dict[str, TrainConfig]:
+    """``config`` and the Transformer++ of its parameter count (matched_transformer), by label."""
+    baseline = config.replace(variant="transformer", model=matched_transformer(config, vocab_size(config)))
+    return {"titans-" + config.variant: config, "transformer++": baseline}
+
+
+def timing_parser(description: str, out: str) -> argparse.ArgumentParser:
+    """The options of the step-timing scripts: --reps, --rounds and the trainers' run folders."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=2, help="timed steps per trainer and round (default: 2)")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds over the trainers (default: 4)")
+    parser.add_argument("--out", default=out, help="the trainers' run folders (default: %(default)s)")
+    return parser
+
+
 def vocab_size(config: TrainConfig) -> int | None:
     """The vocabulary of the run's tokenizer: 256 for bytes, N for bpe-N, None for any other."""
     return 256 if config.tokenizer_name == "bytes" else subword_vocab_size(config.tokenizer_name)
@@ -161,10 +176,9 @@ def main() -> None:
     vocab = vocab_size(main)
     if vocab is None:
         sys.exit(f"this benchmark takes bytes or bpe-N, not {main.tokenizer_name!r}")
-    baseline = main.replace(variant="transformer", model=matched_transformer(main, vocab))
-    timed = fastest_row_threads([main, baseline])
-    rows = [train_for(config, seconds, args.minutes, vocab, label)
-            for (config, seconds), label in zip(timed, [f"titans-{main.variant}", "transformer++"])]
+    models = with_baseline(main)
+    timed = fastest_row_threads(list(models.values()))
+    rows = [train_for(config, seconds, args.minutes, vocab, label) for (config, seconds), label in zip(timed, models)]
 
     print(f"\n{torch.get_num_threads()} threads, torch {torch.__version__}, tokenizer {main.tokenizer_name}, "
           f"budget {args.minutes:g} min per model\n")

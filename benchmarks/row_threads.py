@@ -13,26 +13,19 @@ data must be cached (run ``titans train`` once), and the machine quiet.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
-from main_job import MAIN_CONFIG, interleaved, matched_transformer, row_settings, settings_trainers, trainer_steps
-from main_job import vocab_size
+from main_job import MAIN_CONFIG, interleaved, row_settings, settings_trainers, timing_parser, trainer_steps, with_baseline
 
 from titans.train import TrainConfig
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reps", type=int, default=2, help="timed steps per trainer and round (default: 2)")
-    parser.add_argument("--rounds", type=int, default=4, help="rounds over the trainers (default: 4)")
-    parser.add_argument("--out", default="runs/row-threads", help="the trainers' run folders (default: %(default)s)")
+    parser = timing_parser(__doc__, "runs/row-threads")
     args = parser.parse_args()
     main_job = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig())
-    models = {"titans-" + main_job.variant: main_job,
-              "transformer++": main_job.replace(variant="transformer",
-                                                model=matched_transformer(main_job, vocab_size(main_job)))}
+    models = with_baseline(main_job)
     labels, trainers = [], []
     for label, config in models.items():  # one share first, then the default
         trainers += settings_trainers(row_settings(config)[::-1], Path(args.out) / label)
