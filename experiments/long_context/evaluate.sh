@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=experiments/long_context
 samples=${SAMPLES:-2}
-for variant in ${VARIANTS:-mac lmm lmm-long lmm-mix lmm-w mag mal swa transformer}; do
+for variant in ${VARIANTS:-mac mac-n lmm lmm-long lmm-mix lmm-w mag mal swa transformer}; do
     [ -d "$dir/checkpoints/$variant" ] || { echo "no checkpoint for $variant: skipped"; continue; }
     cap=()
     [ "$variant" = transformer ] && cap=(--max-length 32K)

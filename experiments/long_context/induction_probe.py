@@ -28,6 +28,9 @@ both (the first stage of a model that is to copy N's numbers and W's words).
 ``--task copy-repeats`` draws each key from three of the ten digits, so that almost every key repeats a
 digit and the next digit cannot be found from the current one alone (README "What caps MAC").
 
+``--cut h0`` / ``--cut m0`` trains MAC with one of its memory's two paths zeroed throughout (the reads h
+in the attention's context, or the gate's input m; ``path_ablation.py``): which route can learn the copy.
+
 ``--task where`` asks the same of bAbI qa1's lookup: two people's moves among the random letters, then
 "Where is NAME? Answer:", the place of that person's last move, the places random letters so that no
 word list answers them; ``--init DIR`` starts from a trained model (a passkey model, say):
@@ -182,6 +185,8 @@ def main() -> None:
     parser.add_argument("--attention-bias", action="store_true",
                         help="titans: biases on the attention's query, key, value and output maps")
     parser.add_argument("--no-rope", action="store_true", help="titans: attention without RoPE")
+    parser.add_argument("--cut", choices=("h0", "m0"), default=None,
+                        help="MAC: train and read with its h (h0) or its gate's m (m0) zero (path_ablation.py)")
     parser.add_argument("--linear-std", type=float, default=None,
                         help="titans: re-draw every linear weight (but the zero-initialised gates) from N(0, std^2)")
     parser.add_argument("--dim", type=int, default=128)
@@ -235,6 +240,10 @@ def main() -> None:
             model.embed.register_forward_hook(
                 lambda _, inputs, x: x + model.position(torch.arange(inputs[0].shape[1])))
         forward = lambda tokens: model(tokens)[0]
+    if args.cut:
+        from path_ablation import cut  # here, not above: path_ablation imports this script
+
+        cut(model, args.cut).__enter__()  # for the whole run; --save keeps the weights, not the cut
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     held_out = batch(random.Random(args.seed + 1), 32, args.length, args.task)  # 192 digits for copy
     start = time.perf_counter()

@@ -15,7 +15,7 @@ from titans.eval.recall import CellResult
 from titans.eval.report import by_length
 
 RESULTS = Path(__file__).parent / "results"
-VARIANTS = ("mac", "mag", "mal", "lmm", "lmm-long", "lmm-mix", "lmm-w", "swa", "transformer")
+VARIANTS = ("mac", "mac-n", "mag", "mal", "lmm", "lmm-long", "lmm-mix", "lmm-w", "swa", "transformer")
 
 
 def main() -> None:

@@ -15,6 +15,8 @@
 #      (1,200 steps), with W half of the mixture (900), then at 2K (1,200), 8K (300) and 16K (200, twice, on
 #      other samples the second time), exported as VARIANT-w
 #      (README, "W: a model that copies letters").
+#   7. for the variants in NUMBERS (default: mac), one PK + N stage at 2K from stage 3 (900 steps, lr 3e-4, half the
+#      samples ending their prompt on a segment boundary), exported as VARIANT-n (README, "MAC on PK + N").
 # VARIANTS picks the models (default: every variant); one thread each, so two can run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -54,6 +56,11 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
             previous="runs/mix-${mixture//,/}-$variant"
         done
         titans export "$previous" "$dir/checkpoints/$variant-mix" --dtype bfloat16
+    fi
+    if [[ " ${NUMBERS-mac} " == *" $variant "* ]]; then
+        stage "$final" "runs/numbers-$variant" --data tasks:pk,n --context 2048 --task-min-length 512 \
+            --task-questions 4 --task-align 128 --steps 900 --lr 3e-4
+        titans export "runs/numbers-$variant" "$dir/checkpoints/$variant-n" --dtype bfloat16
     fi
     if [[ " ${LONGER-lmm} " == *" $variant "* ]]; then
         previous="$final"
