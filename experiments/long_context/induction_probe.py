@@ -243,7 +243,8 @@ def main() -> None:
     if args.cut:
         from path_ablation import cut  # here, not above: path_ablation imports this script
 
-        cut(model, args.cut).__enter__()  # for the whole run; --save keeps the weights, not the cut
+        cutting = cut(model, args.cut)  # held for the whole run (a dropped generator would undo it)
+        cutting.__enter__()  # --save keeps the weights, not the cut
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     held_out = batch(random.Random(args.seed + 1), 32, args.length, args.task)  # 192 digits for copy
     start = time.perf_counter()
