@@ -3,17 +3,21 @@
 A MAC block's memory reaches its output twice (paper Eqs. 21-25): as the reads h that the segment's
 attention sees beside its tokens, and as ``m``, the read after the write, through the gate
 ``norm_a(y) * sigmoid(norm_b(m))``. This reads S-NIAH-PK samples (keys of all-different digits, and keys
-holding a digit twice: ``repeat_probe.py``) with each path cut in every block at once:
+holding a digit twice: ``repeat_probe.py``) with each path cut in every block at once, two ways:
 
-- ``h0``: every h is zero (the attention still sees the persistent tokens and the segment's own tokens);
-- ``m0``: every m is zero, so the gate is a constant one half and the memory reaches the output only
-  through h.
+- ``h0`` / ``m0``: every h (every m) is zero. Blunt: a zero h still takes its share of each softmax (a
+  key of zero, a value of zero), thinning the attention's weight on the segment; a zero m holds every
+  gate at one half, an input the model never saw.
+- ``h-other`` / ``m-other``: each prompt gets the h (the m) of another prompt of the same batch (rows
+  rolled by one): inputs of the kind the model was trained on, carrying another key. What a path
+  carries is what is lost when its content is another prompt's.
 
     python experiments/long_context/path_ablation.py experiments/long_context/checkpoints/mac \\
         --lengths 512,4K --samples 40 --json experiments/long_context/results/path_ablation.json
 
 ``--probe TASK`` reads instead the held-out rows of ``induction_probe.py --task TASK`` (a model it saved
-with ``--save``), scoring the answer bytes as the probe does.
+with ``--save``; ``--probe-seed``: the run's seed, whose held-out rows these are), scoring the answer bytes
+as the probe does.
 """
 
 from __future__ import annotations
@@ -33,22 +37,41 @@ from titans.models.mac import MACBlock
 
 from induction_probe import answer_accuracy, batch
 
-CUTS = ("none", "h0", "m0")
+CUTS = ("none", "h0", "m0", "h-other", "m-other")
+
+
+def replaced(t: torch.Tensor, which: str) -> torch.Tensor:
+    """A path's tensor ``[B, ...]`` as the cut ``which`` leaves it: zeros, or another row's."""
+    if which.endswith("0"):
+        return torch.zeros_like(t)
+    if t.shape[0] < 2:
+        raise SystemExit(f"cut {which}: needs at least two prompts a batch to give each another's")
+    return t.roll(1, 0)
+
+
+def cut_read(read, which: str):
+    """``NeuralMemory.read`` (MAC's h, Eq. 21) with its h cut, its conv tail carried as usual."""
+
+    def read_cut(*args, **kwargs):
+        h, tail = read(*args, **kwargs)
+        return replaced(h, which), tail
+
+    return read_cut
 
 
 @contextlib.contextmanager
 def cut(model, which: str):
-    """Every MAC block of ``model`` with the path ``which`` zeroed (``none``: as trained)."""
+    """Every MAC block of ``model`` with the path ``which`` cut (``none``: as trained)."""
+    if which not in CUTS:
+        raise SystemExit(f"unknown cut {which!r}: choose from {', '.join(CUTS)}")
     blocks = [b for b in model.modules() if isinstance(b, MACBlock)]
     if not blocks:
         raise SystemExit("not a MAC model: this probe cuts MAC's h and gate paths")
     for block in blocks:
-        if which == "h0":
-            read = block.memory.read
-            block.memory.read = lambda *a, _read=read, **k: (lambda h, tail: (torch.zeros_like(h), tail))(*_read(*a, **k))
-        elif which == "m0":
-            gate = block.gate.forward
-            block.gate.forward = lambda y, m, _gate=gate: _gate(y, torch.zeros_like(m))
+        if which.startswith("h"):
+            block.memory.read = cut_read(block.memory.read, which)
+        elif which.startswith("m"):
+            block.gate.forward = lambda y, m, _gate=block.gate.forward: _gate(y, replaced(m, which))
     try:
         yield
     finally:
@@ -67,6 +90,7 @@ def main() -> None:
     parser.add_argument("--cuts", default=",".join(CUTS))
     parser.add_argument("--probe", default=None, metavar="TASK", help="an induction_probe.py task, e.g. copy-repeats")
     parser.add_argument("--probe-length", type=int, default=128)
+    parser.add_argument("--probe-seed", type=int, default=0, help="the probe run's --seed (its held-out rows)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -74,12 +98,12 @@ def main() -> None:
     for path in args.checkpoints:
         model, _ = load_trained(path)
         if args.probe:
-            # the probe's own held-out rows (its seed 0 run's: seed + 1)
-            held_out = batch(random.Random(1), 32, args.probe_length, args.probe)
+            held_out = batch(random.Random(args.probe_seed + 1), 32, args.probe_length, args.probe)  # as the probe draws them
             for which in args.cuts.split(","):
                 with cut(model, which):
                     every, first = answer_accuracy(lambda t: model(t)[0], *held_out)
-                rows.append({"checkpoint": path, "probe": args.probe, "cut": which, "answer_bytes": every,
+                rows.append({"checkpoint": path, "probe": args.probe, "probe_seed": args.probe_seed,
+                             "probe_length": args.probe_length, "cut": which, "answer_bytes": every,
                              "first_byte": first})
                 print(f"{path} {args.probe} cut {which}: answer bytes {every:.3f}, first byte {first:.3f}", flush=True)
             continue
@@ -94,7 +118,8 @@ def main() -> None:
                     print(f"{path} {length_label(length)} {kind} cut {which}: {correct}/{len(samples)}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"seed": args.seed, "depth": args.depth, "rows": rows}, f, indent=1)
+            setting = {} if args.probe else {"seed": args.seed, "depth": args.depth}
+            json.dump({**setting, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

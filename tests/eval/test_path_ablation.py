@@ -52,6 +52,28 @@ def test_each_cut_zeroes_its_path_alone_and_is_undone():
     assert torch.equal(again, intact)  # the cuts were put back
 
 
+@pytest.mark.parametrize("which,path", [("h-other", "h"), ("m-other", "m")])
+def test_the_other_cuts_give_each_row_the_next_rows_path(which, path):
+    """Block 0's h and m come from the input alone, so there the cut one is the intact one, rows rolled."""
+    model = tiny_mac()
+    _, intact = seen(model, "none")
+    logits, swapped = seen(model, which)
+    assert torch.equal(swapped[path][0], intact[path][0].roll(1, 0))
+    assert not torch.equal(swapped[path][0], intact[path][0])
+
+
+def test_an_unknown_cut_is_refused_and_cuts_are_undone_after_an_error():
+    model = tiny_mac()
+    intact, _ = seen(model, "none")
+    with pytest.raises(SystemExit, match="unknown cut"):
+        with path_ablation.cut(model, "h1"):
+            pass
+    with pytest.raises(RuntimeError):
+        with path_ablation.cut(model, "m0"):
+            raise RuntimeError("a failed reading")
+    assert torch.equal(seen(model, "none")[0], intact)
+
+
 def test_a_model_without_mac_blocks_is_refused():
     model = TitansLM(TitansConfig.from_name("tiny", variant="lmm"))
     with pytest.raises(SystemExit, match="not a MAC model"):
