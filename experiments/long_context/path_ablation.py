@@ -22,7 +22,6 @@ as the probe does.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import random
@@ -30,12 +29,12 @@ import random
 import torch
 
 from titans.cli.loading import load_trained
-from titans.eval.grid import cell_samples, length_label, parse_length
-from titans.eval.needles import PassKey
+from titans.eval.grid import length_label, parse_length
 from titans.eval.recall import run_cell
 from titans.models.mac import MACBlock
 
 from induction_probe import answer_accuracy, batch
+from repeat_probe import KINDS, cell_parser, keys_of
 
 CUTS = ("none", "h0", "m0", "h-other", "m-other")
 
@@ -81,12 +80,7 @@ def cut(model, which: str):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoints", nargs="+")
-    parser.add_argument("--lengths", default="512,4K")
-    parser.add_argument("--depth", type=float, default=0.5)
-    parser.add_argument("--samples", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=11)
+    parser = cell_parser(__doc__)
     parser.add_argument("--cuts", default=",".join(CUTS))
     parser.add_argument("--probe", default=None, metavar="TASK", help="an induction_probe.py task, e.g. copy-repeats")
     parser.add_argument("--probe-length", type=int, default=128)
@@ -108,8 +102,8 @@ def main() -> None:
                 print(f"{path} {args.probe} cut {which}: answer bytes {every:.3f}, first byte {first:.3f}", flush=True)
             continue
         for length in (parse_length(x) for x in args.lengths.split(",")):
-            for kind in ("distinct", "repeated"):
-                samples = cell_samples(PassKey(part="eval", keys=kind), length, args.depth, args.samples, args.seed)
+            for kind in KINDS:
+                samples = keys_of(kind, length, args)
                 for which in args.cuts.split(","):
                     with cut(model, which):
                         correct = run_cell(model, samples, batch=8, block=4096).correct

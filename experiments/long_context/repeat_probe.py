@@ -68,13 +68,25 @@ def score(model, samples, frozen: bool) -> int:
         return run_cell(model, samples, batch=8, block=len(samples[0].prompt), on_block=on_block).correct
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def cell_parser(description: str) -> argparse.ArgumentParser:
+    """The checkpoints and the cells to read (lengths, depth, samples, seed): this probe's, which
+    ``path_ablation.py`` reads as well, so that the two score the same samples."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--lengths", default="512,4K")
     parser.add_argument("--depth", type=float, default=0.5)
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--seed", type=int, default=11)
+    return parser
+
+
+def keys_of(kind: str, length: int, args) -> list:
+    """The cell's S-NIAH-PK samples whose keys are ``kind`` (``distinct`` or ``repeated``)."""
+    return cell_samples(PassKey(part="eval", keys=kind), length, args.depth, args.samples, args.seed)
+
+
+def main() -> None:
+    parser = cell_parser(__doc__)
     parser.add_argument("--kinds", default=",".join(KINDS), help="distinct, repeated or both")
     parser.add_argument("--offsets", default="0", help="haystack bytes prepended to every prompt, e.g. 0,32,64")
     parser.add_argument("--frozen", action="store_true", help="also read with the writes frozen while answering")
@@ -88,7 +100,7 @@ def main() -> None:
         model, _ = load_trained(path)
         for length in lengths:
             for kind in args.kinds.split(","):
-                drawn = cell_samples(PassKey(part="eval", keys=kind), length, args.depth, args.samples, args.seed)
+                drawn = keys_of(kind, length, args)
                 for offset in offsets:
                     if any(offset > s.fact_spans[0][0] for s in drawn):
                         raise SystemExit(f"offset {offset}: more than the haystack before a needle (depth "
