@@ -48,14 +48,15 @@ def replaced(t: torch.Tensor, which: str) -> torch.Tensor:
     return t.roll(1, 0)
 
 
-def cut_read(read, which: str):
-    """``NeuralMemory.read`` (MAC's h, Eq. 21) with its h cut, its conv tail carried as usual."""
+def h_cut_hook(which: str):
+    """A forward pre-hook for MAC's ``SegmentAttention`` that cuts the h it is given (the memory's reads,
+    Eq. 21; its second argument)."""
 
-    def read_cut(*args, **kwargs):
-        h, tail = read(*args, **kwargs)
-        return replaced(h, which), tail
+    def hook(module, args):
+        x, h, *rest = args
+        return (x, replaced(h, which), *rest)
 
-    return read_cut
+    return hook
 
 
 @contextlib.contextmanager
@@ -66,16 +67,18 @@ def cut(model, which: str):
     blocks = [b for b in model.modules() if isinstance(b, MACBlock)]
     if not blocks:
         raise SystemExit("not a MAC model: this probe cuts MAC's h and gate paths")
+    hooks = []
     for block in blocks:
         if which.startswith("h"):
-            block.memory.read = cut_read(block.memory.read, which)
+            hooks.append(block.attention.register_forward_pre_hook(h_cut_hook(which)))
         elif which.startswith("m"):
             block.gate.forward = lambda y, m, _gate=block.gate.forward: _gate(y, replaced(m, which))
     try:
         yield
     finally:
+        for hook in hooks:
+            hook.remove()
         for block in blocks:
-            block.memory.__dict__.pop("read", None)
             block.gate.__dict__.pop("forward", None)
 
 

@@ -14,20 +14,24 @@ The arguments are ``titans``'s:
 
 import sys
 
-from titans.cli import main
-from titans.layers.neural_memory import NeuralMemory
+from torch.nn.modules.module import register_module_forward_pre_hook
 
-from path_ablation import cut_read
+from titans.cli import main
+from titans.layers.segment_attention import SegmentAttention
+
+from path_ablation import h_cut_hook
 
 if __name__ == "__main__":
     read_any = [False]
-    cut = cut_read(NeuralMemory.read, "h0")
+    cut = h_cut_hook("h0")
 
-    def read(*args, **kwargs):
-        read_any[0] = True
-        return cut(*args, **kwargs)
+    def hook(module, args):
+        if isinstance(module, SegmentAttention):  # MAC's attention is the only one given h
+            read_any[0] = True
+            return cut(module, args)
+        return None
 
-    NeuralMemory.read = read  # MAC's h is the memory's only read without a write
+    register_module_forward_pre_hook(hook)
     try:
         main(sys.argv[1:])
     finally:

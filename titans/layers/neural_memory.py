@@ -228,17 +228,44 @@ class NeuralMemory(nn.Module):
         """x: ``[B, T, dim]``. mask: ``[B, T]`` bool, False for padding (never written, output zero).
         reset: ``[B, T]`` bool, True at a document start (memory back to its initial weights).
         """
+        out, _, new_state = self._write_and_read(x, state, None, mask, reset)
+        return out, new_state
+
+    def write_and_read(
+        self,
+        x: torch.Tensor,
+        state: MemoryState | None,
+        read_weights: tuple[torch.Tensor, ...],
+        *,
+        mask: torch.Tensor | None = None,
+        reset: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, MemoryState]:
+        """``forward(x, state)`` and ``read(x, read_weights)`` of the same x in one pass: both take the same
+        queries (projection, conv, SiLU, norm) and the same output gate, so they are computed once (MAC
+        whose memory writes the block's input, where h and m read the same x). Returns the output after
+        the write, the read at ``read_weights`` (h; its conv tail is the new state's ``conv_tails[0]``) and
+        the new state."""
+        return self._write_and_read(x, state, read_weights, mask, reset)
+
+    def _write_and_read(self, x, state, read_weights, mask, reset):
         self._check(x, state, mask, reset)
         B, T, _ = x.shape
         if state is None:
             state = self.initial_state(B, x.device, compute_dtype(x.dtype))
         q, k, v, tails = self._project(x, state, mask, reset)
         theta, log_eta, log_keep = self._gates(x)
+        gate = self._out_gate(x)
+        read = None
+        if read_weights is not None:
+            read = self._read_at(read_weights, q.to(compute_dtype(x.dtype)), reset)
+            read = self._output(read, gate, mask, x.dtype)
         mask_ = torch.ones(B, T, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
         reset_ = torch.zeros(B, T, dtype=torch.bool, device=x.device) if reset is None else reset.bool()
 
         if T == 1 and state.running_weights is not None:
-            return self._decode_step(x, state, (q, k, v, theta, log_eta, log_keep), mask_, reset_, tails, mask)
+            out, new_state = self._decode_step(x, state, (q, k, v, theta, log_eta, log_keep), gate, mask_, reset_,
+                                               tails, mask)
+            return out, read, new_state
 
         # re-run the unfinished chunk with the new tokens, from the weights at the chunk boundary
         r = state.pending_q.shape[2]
@@ -263,7 +290,7 @@ class NeuralMemory(nn.Module):
         if self.recorder is not None:
             self._record_writes(theta, log_eta, log_keep, inner_loss, _join(changes)[:, :, r:])
 
-        out = self._output(y, x, mask)
+        out = self._output(y, gate, mask, x.dtype)
 
         keep = slice(full, total)
         new_state = MemoryState(
@@ -276,7 +303,7 @@ class NeuralMemory(nn.Module):
             position=state.position + T, signature=self.signature,
             running_weights=tuple(running_W), running_momentum=tuple(running_S),
         )
-        return out, new_state
+        return out, read, new_state
 
     # torch.compile leaves the walk out of its graphs (one graph break per call): the op is a loop over
     # the chunks with threads over the rows, or Triton kernels, which dynamo would unroll into a graph
@@ -310,7 +337,7 @@ class NeuralMemory(nn.Module):
                 W, S = W_part, S_part
         return _join(ys), _join(inner_losses), changes, (W, S), (running_W, running_S)
 
-    def _decode_step(self, x, state, inputs, mask_, reset_, tails, mask):
+    def _decode_step(self, x, state, inputs, gate, mask_, reset_, tails, mask):
         """One token in constant time from the running state (``titans.ops.token_step``); the same result
         as re-running the open chunk (tested). The token joins the pending ones, so that a later call
         of several tokens can still re-run the chunk exactly."""
@@ -337,7 +364,7 @@ class NeuralMemory(nn.Module):
         if self.recorder is not None:
             change = sum((new - old.to(new.dtype)).square().sum((-2, -1)) for new, old in zip(W, state.running_weights))
             self._record_writes(theta, log_eta, log_keep, inner_loss, change.sqrt().unsqueeze(-1))
-        out = self._output(y.to(q.dtype), x, mask)
+        out = self._output(y.to(q.dtype), gate, mask, x.dtype)
         closed = state.pending_q.shape[2] + 1 == self.chunk_size  # this token ends its chunk: a new boundary
         pend = (lambda old, new, dim=2: old[:, :, :0] if closed else torch.cat([old, new.to(old.dtype)], dim))
         new_state = MemoryState(
@@ -352,11 +379,16 @@ class NeuralMemory(nn.Module):
         )
         return out, new_state
 
-    def _output(self, y, x, mask):
-        """Per-head RMSNorm, a sigmoid gate from x, the projection back to ``dim``; padding zeroed."""
-        B, T, _ = x.shape
+    def _out_gate(self, x):
+        """The output's sigmoid gate from x ``[B, T, H * D]``."""
+        return torch.sigmoid(self.to_out_gate(x))
+
+    def _output(self, y, gate, mask, dtype):
+        """Per-head RMSNorm, the gate (``_out_gate``), the projection back to ``dim``; padding zeroed.
+        dtype: the layer input's (y is in the memory's compute dtype)."""
+        B, _, T, _ = y.shape
         y = F.rms_norm(y, (self.dim_head,)) * self.out_norm_weight.unsqueeze(1).to(y.dtype)
-        y = y.transpose(1, 2).reshape(B, T, -1).to(x.dtype) * torch.sigmoid(self.to_out_gate(x))
+        y = y.transpose(1, 2).reshape(B, T, -1).to(dtype) * gate
         out = self.to_out(y)
         return out if mask is None else out * mask.unsqueeze(-1).to(out.dtype)
 
@@ -386,12 +418,16 @@ class NeuralMemory(nn.Module):
             q = q * mask.unsqueeze(-1).to(q.dtype)
         q, q_tail = self.convs[0](q, q_tail, reset)
         q = F.normalize(F.silu(q).view(B, T, H, D).transpose(1, 2), dim=-1).to(compute_dtype(x.dtype))
+        return self._output(self._read_at(weights, q, reset), self._out_gate(x), mask, x.dtype), q_tail
+
+    def _read_at(self, weights, q, reset):
+        """``M_W(q)`` ``[B, H, T, D]``, and from a document start on (``reset``) ``M_W0(q)``."""
         y = self._retrieve(weights, q)
         if reset is not None:
             # weights were written by the previous document: nothing of it may reach the new one
             new_document = (reset.to(torch.int32).cumsum(1) > 0)[:, None, :, None]  # [B, 1, T, 1]
             y = torch.where(new_document, self._retrieve(tuple(self.initial_weights), q), y)
-        return self._output(y, x, mask), q_tail
+        return y
 
     def _retrieve(self, weights: tuple[torch.Tensor, ...], q: torch.Tensor) -> torch.Tensor:
         """``M_W(q)`` per head: weights ``[B or absent, H, d_in, d_out]``, q ``[B, H, T, D]``."""

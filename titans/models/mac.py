@@ -124,13 +124,18 @@ class MACBlock(nn.Module):
     def _piece(self, x, state: MACState, mask, reset):
         offset = state.position % self.segment
         xn = self.norm(x)
-        h, q_tail = self.memory.read(xn, state.segment_weights, state.q_tail, mask=mask, reset=reset)  # Eq. 21
         sinks = None if self.persistent is None else self.norm(self.persistent())
-        y, cache = self.attention(xn, h, state.cache, offset, sinks, mask, reset)  # Eqs. 22-23
-        # Eqs. 24-25: the memory writes (y, or the block's input: config.mac_memory_writes) and is read
-        # after the write
-        written = xn if self.writes_input else y
-        m, memory = self.memory(written, state.memory, mask=mask, reset=reset)
+        if self.writes_input:
+            # Eqs. 21, 24-25 on the block's input (config.mac_memory_writes): h read at the segment-start
+            # weights, the write, and m read after it, all from one projection of xn
+            m, h, memory = self.memory.write_and_read(xn, state.memory, state.segment_weights, mask=mask,
+                                                      reset=reset)
+            q_tail = memory.conv_tails[0]  # the read path's conv tail is the write's q tail
+            y, cache = self.attention(xn, h, state.cache, offset, sinks, mask, reset)  # Eqs. 22-23
+        else:
+            h, q_tail = self.memory.read(xn, state.segment_weights, state.q_tail, mask=mask, reset=reset)  # Eq. 21
+            y, cache = self.attention(xn, h, state.cache, offset, sinks, mask, reset)  # Eqs. 22-23
+            m, memory = self.memory(y, state.memory, mask=mask, reset=reset)  # Eqs. 24-25 literally: y written
         x = self.feed_forward(x + self.gate(y, m))
         position = state.position + x.shape[1]
         segment_weights = state.segment_weights
