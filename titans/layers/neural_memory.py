@@ -380,7 +380,7 @@ class NeuralMemory(nn.Module):
         return out, new_state
 
     def _out_gate(self, x):
-        """The output's sigmoid gate from x ``[B, T, H * D]``."""
+        """The output's sigmoid gate ``[B, T, H * D]`` from x ``[B, T, dim]``."""
         return torch.sigmoid(self.to_out_gate(x))
 
     def _output(self, y, gate, mask, dtype):
