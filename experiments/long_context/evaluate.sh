@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Evaluate the committed recall checkpoints (no training needed): the S-NIAH-PK heatmap (1K-64K x five
 # depths), N and W at a middle depth, BABILong-style qa1-qa5, 100 PK samples at 16K and 64K for the best
-# model (BEST, default lmm), and the million-byte passkey run.
+# model (BEST, default lmm), 50 at 256K for lmm-long, and the million-byte passkey run.
 # Results go to experiments/long_context/results/. Full attention (transformer) stops at 32K, where it
 # stays affordable on a CPU. SAMPLES=10 gives the protocol (10 per cell, 50 per length);
 # the default of 2 is what fits a CPU session for six models.
@@ -27,6 +27,17 @@ for length in ${HEADLINE-16K 64K}; do
     titans eval niah "$dir/checkpoints/${BEST:-lmm}" --tasks pk --lengths "$length" --samples 20 --seed 1 \
         --out "$dir/results/${BEST:-lmm}/niah-pk-$length-n100"
 done
+# lmm-long at 256K: 50 PK samples (10 per depth), seed 1, as two one-thread processes over the depths
+# (README, "Longer samples"; LONGEST=0 skips it)
+if [ "${LONGEST:-1}" = 1 ]; then
+    pids=()
+    for depths in 0,25,50:depths0-50 75,100:depths75-100; do
+        titans eval niah "$dir/checkpoints/lmm-long" --tasks pk --lengths 256K --depths "${depths%%:*}" \
+            --samples 10 --seed 1 --threads 1 --out "$dir/results/lmm-long/niah-pk-256K-n50-${depths##*:}" &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid"; done  # each one's failure stops the script (set -e)
+fi
 # one million bytes of haystack, read in 16K blocks, the answer decoded token by token (MILLION=0 skips it)
 if [ "${MILLION:-1}" = 1 ]; then
     titans eval niah "$dir/checkpoints/${BEST:-lmm}" --tasks pk --lengths 1000000 --depths 50 --samples 1 \
