@@ -48,13 +48,13 @@ def replaced(t: torch.Tensor, which: str) -> torch.Tensor:
     return t.roll(1, 0)
 
 
-def h_cut_hook(which: str):
-    """A forward pre-hook for MAC's ``SegmentAttention`` that cuts the h it is given (the memory's reads,
-    Eq. 21; its second argument)."""
+def second_argument_cut(which: str):
+    """A forward pre-hook that cuts its module's second argument: the h given to MAC's
+    ``SegmentAttention`` (the memory's reads, Eq. 21), or the m given to its ``GatedProduct`` (Eq. 25)."""
 
     def hook(module, args):
-        x, h, *rest = args
-        return (x, replaced(h, which), *rest)
+        first, second, *rest = args
+        return (first, replaced(second, which), *rest)
 
     return hook
 
@@ -68,18 +68,15 @@ def cut(model, which: str):
     if not blocks:
         raise SystemExit("not a MAC model: this probe cuts MAC's h and gate paths")
     hooks = []
-    for block in blocks:
-        if which.startswith("h"):
-            hooks.append(block.attention.register_forward_pre_hook(h_cut_hook(which)))
-        elif which.startswith("m"):
-            block.gate.forward = lambda y, m, _gate=block.gate.forward: _gate(y, replaced(m, which))
+    if which != "none":
+        for block in blocks:
+            cut_module = block.attention if which.startswith("h") else block.gate
+            hooks.append(cut_module.register_forward_pre_hook(second_argument_cut(which)))
     try:
         yield
     finally:
         for hook in hooks:
             hook.remove()
-        for block in blocks:
-            block.gate.__dict__.pop("forward", None)
 
 
 def main() -> None:

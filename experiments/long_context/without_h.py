@@ -19,11 +19,11 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 from titans.cli import main
 from titans.layers.segment_attention import SegmentAttention
 
-from path_ablation import h_cut_hook
+from path_ablation import second_argument_cut
 
 if __name__ == "__main__":
     read_any = [False]
-    cut = h_cut_hook("h0")
+    cut = second_argument_cut("h0")
 
     def hook(module, args):
         if isinstance(module, SegmentAttention):  # MAC's attention is the only one given h
