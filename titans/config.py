@@ -9,6 +9,7 @@ import operator
 from dataclasses import dataclass
 
 VARIANTS = ("mac", "mag", "mal", "lmm", "transformer", "swa")
+FORGET_TARGETS = ("zero", "init")  # what the memory forgets towards: Eq. 13's zero, or its initial weights
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,10 @@ class TitansConfig:
     """Ceiling of the memory's inner learning rate theta (None: 0.016 / memory_chunk; see NeuralMemory)."""
     memory_alpha_init: float = 0.01
     """The memory's forgetting gate alpha at initialisation (a long-context recall model wants it small)."""
+    memory_forget_to: str = "zero"
+    """What the memory's forgetting gate pulls the weights towards: "zero", as Eq. 13 writes it
+    (W_t = (1 - alpha_t) W_{t-1} + S_t), or "init", its learned initial weights W0
+    (W_t - W0 = (1 - alpha_t)(W_{t-1} - W0) + S_t; NeuralMemory's forget_to says when it matters)."""
     memory_normalize_values: bool = True
     """l2-normalise the memory's values per head like its keys and queries (a deviation from the paper, which
     normalises only q and k; NeuralMemory's normalize_values says why, experiments/stability/README.md what
@@ -142,6 +147,8 @@ class TitansConfig:
             fail(f"memory_alpha_init = {self.memory_alpha_init}", "it must lie strictly between 0 and 1")
         if self.memory_activation not in ("gelu", "silu"):
             fail(f"memory_activation = {self.memory_activation!r}", "use gelu or silu")
+        if self.memory_forget_to not in FORGET_TARGETS:
+            fail(f"memory_forget_to = {self.memory_forget_to!r}", f"use one of {', '.join(FORGET_TARGETS)}")
         if self.mac_memory_writes not in ("input", "attention"):
             fail(f"mac_memory_writes = {self.mac_memory_writes!r}", "use input or attention")
 
@@ -228,7 +235,8 @@ PRESETS: dict[str, dict] = {
 
 
 # fields added to TitansConfig after states had been saved, with the value that configs without them meant
-_FIELDS_ADDED_LATER = {"final_norm": True, "memory_normalize_values": True, "memory_layers": None}
+_FIELDS_ADDED_LATER = {"final_norm": True, "memory_normalize_values": True, "memory_layers": None,
+                       "memory_forget_to": "zero"}
 
 
 # parameters (millions) of each preset's Transformer++ / SWA and MAG / MAC / MAL models, as built;

@@ -6,7 +6,9 @@ passkey cells of one length through a trained model and prints, per layer and me
 over the whole prompt (the needle at depth 0 %: everything after it), from the gates' own outputs. With
 ``--no-forget`` it reads them again with every alpha forced to 0 (the alpha logits set to -inf): if the
 needle were lost to forgetting, recall would rise; if it does not, what erases it is the writes that
-follow it (the filler's surprise), not the decay. A diagnostic, not a model:
+follow it (the filler's surprise), not the decay. ``--no-forget-heads`` shuts only the heads named, to
+find whose forgetting loses the needle; ``--forget-to-init`` reads with the weights decaying towards
+their learned initial weights W0 instead of towards 0. A diagnostic, not a model:
 
     python experiments/long_context/forget_probe.py experiments/long_context/checkpoints/lmm \
         --length 64K --samples 20 --seed 1 --no-forget
@@ -36,7 +38,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=20, help="samples per depth (default: 20)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the samples (default: 1, the headline's)")
     parser.add_argument("--no-forget", action="store_true", help="force every alpha to 0 while reading")
+    parser.add_argument("--no-forget-heads", default="",
+                        help="force alpha to 0 in these heads only, as MEMORY.HEAD pairs (e.g. 0.0,2.1)")
+    parser.add_argument("--forget-to-init", action="store_true",
+                        help="read with the memories forgetting towards their initial weights W0, not towards 0")
     args = parser.parse_args()
+    shut = {tuple(int(i) for i in pair.split(".")) for pair in args.no_forget_heads.split(",") if pair}
     torch.set_num_threads(1)
     model, _ = load_trained(args.checkpoint)
     memories = [m for m in model.modules() if isinstance(m, NeuralMemory)]
@@ -45,8 +52,10 @@ def main() -> None:
     def hook(index):
         def on_gates(module, inputs, output):
             theta, eta, alpha = output.chunk(3, dim=-1)  # the logits NeuralMemory._gates splits, per head
-            if args.no_forget:
-                alpha = torch.full_like(alpha, float("-inf"))
+            heads = [h for m, h in shut if m == index]
+            if args.no_forget or heads:
+                alpha = alpha.clone()
+                alpha[..., slice(None) if args.no_forget else heads] = float("-inf")
                 output = torch.cat([theta, eta, alpha], -1)
             kept[index].append(F.logsigmoid(-alpha.float()).sum(1).mean(0))  # log(1 - alpha) over tokens: [heads]
             return output
@@ -54,13 +63,17 @@ def main() -> None:
 
     for i, memory in enumerate(memories):
         memory.to_gates.register_forward_hook(hook(i))
+        if args.forget_to_init:
+            memory.forget_to = "init"  # the weights' decay pulls towards W0 (NeuralMemory's forget_to)
     task = make_tasks(["pk"], "eval")["pk"]
     length = parse_length(args.length)
     for depth in (float(d) / 100 for d in args.depths.split(",")):
         for calls in kept.values():
             calls.clear()
         result = run_cell(model, cell_samples(task, length, depth, args.samples, args.seed), batch=BATCH, block=4096)
-        gate = "alpha = 0" if args.no_forget else "learned gates"
+        gate = ("alpha = 0" if args.no_forget else f"alpha = 0 in heads {args.no_forget_heads}" if shut
+                else "learned gates")
+        gate += ", forgetting towards W0" if args.forget_to_init else ""
         print(f"{args.length} depth {depth:.0%} ({gate}): {result.correct}/{result.total} recalled")
         batches = -(-args.samples // BATCH)
         for i, calls in kept.items():  # every batch reads the same number of tokens: average over batches

@@ -124,7 +124,8 @@ def test_the_final_norm_can_be_left_out_and_older_configs_keep_their_fingerprint
     # a config written before the field existed loads with the norm, under the fingerprint it had then,
     # so that its saved states stay valid
     before = {k: v for k, v in normed.config.to_dict().items()
-              if k not in ("final_norm", "mac_memory_writes", "memory_normalize_values", "memory_layers")}
+              if k not in ("final_norm", "mac_memory_writes", "memory_normalize_values", "memory_layers",
+                           "memory_forget_to")}
     assert TitansConfig.from_dict(before) == normed.config
     assert normed.config.fingerprint() == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -266,7 +267,7 @@ def test_mac_writing_the_attention_output_is_causal_and_streams_exactly():
 def test_a_mac_config_saved_before_the_write_choice_keeps_its_model_and_fingerprint():
     written_y = make_model("mac", mac_memory_writes="attention").config
     before = {k: v for k, v in written_y.to_dict().items()
-              if k not in ("mac_memory_writes", "memory_normalize_values", "memory_layers")}
+              if k not in ("mac_memory_writes", "memory_normalize_values", "memory_layers", "memory_forget_to")}
     assert TitansConfig.from_dict(before) == written_y  # it wrote y then, and still does
     assert written_y.fingerprint() == hashlib.sha256(json.dumps(
         {k: v for k, v in before.items() if k != "final_norm" or not v}, sort_keys=True).encode()).hexdigest()[:16]

@@ -38,6 +38,9 @@ CASES = {
     "depth2-gelu-resets": (dict(T=10, D=8, hidden=16), dict(chunk_size=4, resets=True), "triton"),
     "depth2-residual-resets-mask": (dict(B=1, T=14, D=8, hidden=16),
                                     dict(chunk_size=5, residual=True, resets=True, mask=True), "triton"),
+    "depth2-forget-to-reset-weights": (dict(T=13, D=8, hidden=16), dict(chunk_size=4, forget=True), "triton"),
+    "depth1-forget-resets-mask": (dict(T=13, D=8, depth=1), dict(chunk_size=4, forget=True, resets=True, mask=True),
+                                  "triton"),
     "falls-back-for-weight-change": (dict(T=9, D=8, hidden=16), dict(chunk_size=4, weight_change=True), "torch"),
     "falls-back-at-depth3": (dict(T=9, D=8, hidden=16, depth=3), dict(chunk_size=4), "torch"),
     "falls-back-in-float64": (dict(T=9, D=8, hidden=16, dtype=torch.float64), dict(chunk_size=4), "torch"),
@@ -92,6 +95,11 @@ def run_case(name: str, device: str = "cpu", cases: dict = CASES) -> None:
         # shared by the batch (broadcast), and a leaf whose gradient is compared too
         inputs["reset_weights"] = tuple(torch.randn_like(w[:1]) * 0.3 for w in inputs["weights"])
         names += [f"reset W{i + 1}" for i in range(depth)]
+    if op.pop("forget", False):  # forgetting towards the reset weights, with or without document starts
+        op["forget_to_reset_weights"] = True
+        if "reset_weights" not in inputs:
+            inputs["reset_weights"] = tuple(torch.randn_like(w[:1]) * 0.3 for w in inputs["weights"])
+            names += [f"reset W{i + 1}" for i in range(depth)]
     if op.pop("extremes", False):  # log gates at eta ~ 0 and alpha ~ 1 on some tokens, exactly 0 on others
         pattern = torch.arange(T) % 3
         inputs["eta"] = torch.where(pattern == 0, -1e4, inputs["eta"].log())

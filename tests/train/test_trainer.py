@@ -165,15 +165,16 @@ def test_init_from_another_model_or_nothing_is_a_clear_error(tmp_path, corpus_do
                 progress=False)
 
 
-def test_init_may_change_how_far_attention_reaches(tmp_path, corpus_documents, tiny_config):
-    # window and segment shape no weight: a curriculum may change them between stages
+def test_init_may_change_how_far_attention_reaches_and_what_the_memory_forgets_towards(
+        tmp_path, corpus_documents, tiny_config):
+    # window, segment and memory_forget_to shape no weight: a curriculum may change them between stages
     first = Trainer(tiny_config(tmp_path / "first", steps=3), documents=corpus_documents, progress=False)
     first.run()
     window = first.module.config.window
     wider = Trainer(tiny_config(tmp_path / "wider", init=str(tmp_path / "first"),
-                                model={"window": 2 * window, "segment": 2 * window}),
+                                model={"window": 2 * window, "segment": 2 * window, "memory_forget_to": "init"}),
                     documents=corpus_documents, progress=False)
-    assert wider.module.config.window == 2 * window
+    assert wider.module.config.window == 2 * window and wider.module.config.memory_forget_to == "init"
     for name, value in first.module.state_dict().items():
         assert torch.equal(wider.module.state_dict()[name], value)
 

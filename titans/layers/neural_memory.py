@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import FORGET_TARGETS
 from ..ops import chunk_memory_update
 from ..ops.inputs import compute_dtype
 from ..ops.mlp import check_activation, memory_forward
@@ -65,6 +66,13 @@ class NeuralMemory(nn.Module):
             online learning and slower; it is independent of any attention segment length.
         depth: weight matrices in the memory MLP (1 = linear memory). expansion: hidden = expansion * D.
         activation: "gelu" (exact) or "silu". residual: ``M(x) = x + MLP(x)`` (off, as in the paper).
+        forget_to: what the forgetting gate pulls the weights towards: "zero" (Eq. 13 as written) or
+            "init", the learned initial weights W0: ``W_t - W0 = (1 - alpha_t)(W_{t-1} - W0) + S_t``. A
+            head that forgets slowly keeps its W0 through the lengths it was trained on (93 % of it over
+            16K bytes in lmm-long's fastest such head) but not through a million bytes (1.6 %), where the
+            model then reads a memory it never met in training; towards W0, a head without recent
+            writes always holds the W0 it learned (experiments/long_context/README.md, "The million-byte
+            run").
         normalize_values: l2-normalise v per head like q and k (the paper normalises only q and k).
             On by default: in training the value projections grow (the inner loss reached 10^2-10^3
             per token within 30 steps of the small MAC), the inner gradients grow with them and the
@@ -100,6 +108,7 @@ class NeuralMemory(nn.Module):
         activation: str = "gelu",
         residual: bool = False,
         normalize_values: bool = True,
+        forget_to: str = "zero",
         conv_kernel: int = 4,
         theta_max: float | None = None,
         theta_init: float | None = None,
@@ -119,13 +128,15 @@ class NeuralMemory(nn.Module):
         theta_init = theta_max / 2 if theta_init is None else theta_init
         if not 0 < theta_init < theta_max:
             raise ValueError(f"need 0 < theta_init < theta_max, got {theta_init} and {theta_max}")
+        if forget_to not in FORGET_TARGETS:
+            raise ValueError(f"forget_to must be one of {FORGET_TARGETS}, got {forget_to!r}")
         for name, value in (("eta_init", eta_init), ("alpha_init", alpha_init)):
             if not 0 < value < 1:
                 raise ValueError(f"{name} must lie strictly between 0 and 1 (a sigmoid's value), got {value}")
         self.dim, self.heads, self.dim_head = dim, heads, dim_head
         self.chunk_size, self.depth, self.hidden = chunk_size, depth, expansion * dim_head
         self.activation, self.residual, self.theta_max = activation, residual, theta_max
-        self.check_finite, self.normalize_values = check_finite, normalize_values
+        self.check_finite, self.normalize_values, self.forget_to = check_finite, normalize_values, forget_to
         inner = heads * dim_head
 
         self.to_qkv = nn.Linear(dim, 3 * inner, bias=False)
@@ -317,7 +328,8 @@ class NeuralMemory(nn.Module):
         total = inputs[0].shape[2]
         W, S = state.weights, state.momentum
         running_W, running_S = W, S
-        reset_weights = None if R is None else tuple(self.initial_weights)
+        anchored = self.forget_to == "init"
+        reset_weights = tuple(self.initial_weights) if R is not None or anchored else None
         ys, inner_losses, changes = [], [], []
         for lo, hi in ((0, full), (full, total)):
             if hi == lo:
@@ -327,6 +339,7 @@ class NeuralMemory(nn.Module):
                 chunk_size=self.chunk_size, activation=self.activation, residual=self.residual,
                 mask=None if M is None else M[:, lo:hi], log_gates=True,
                 reset=None if R is None else R[:, lo:hi], reset_weights=reset_weights,
+                forget_to_reset_weights=anchored,
                 return_inner_loss=True, return_weight_change=self.recorder is not None,
             )
             ys.append(y_part)
@@ -359,6 +372,7 @@ class NeuralMemory(nn.Module):
         y, W, S, inner_loss = token_step(
             q.to(dtype), k.to(dtype), v.to(dtype), theta, log_eta, log_keep, G, W, S,
             activation=self.activation, residual=self.residual, mask=None if bool(mask_.all()) else mask_[:, 0],
+            forget_toward=initial if self.forget_to == "init" else None,
         )
         self._record_stats(theta, log_eta, log_keep, inner_loss, mask_)
         if self.recorder is not None:

@@ -18,7 +18,7 @@ def make_memory(config: TitansConfig) -> NeuralMemory:
         config.dim, heads=config.memory_heads, chunk_size=config.memory_chunk, depth=config.memory_depth,
         expansion=config.memory_expansion, activation=config.memory_activation,
         theta_max=config.memory_theta_max, alpha_init=config.memory_alpha_init,
-        normalize_values=config.memory_normalize_values, check_finite=False,
+        normalize_values=config.memory_normalize_values, forget_to=config.memory_forget_to, check_finite=False,
     )
 
 

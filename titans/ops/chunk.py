@@ -58,6 +58,7 @@ def chunk_memory_update(
     log_gates: bool = False,
     reset: torch.Tensor | None = None,
     reset_weights: Weights | None = None,
+    forget_to_reset_weights: bool = False,
     return_inner_loss: bool = False,
     return_weight_change: bool = False,
     backend: str = "auto",
@@ -80,6 +81,9 @@ def chunk_memory_update(
             so that gradients stay finite at the gate extremes.
         reset: ``[B, T]`` bool, True where a document starts: the memory returns to
             ``reset_weights`` (broadcastable to ``weights``) and zero momentum before that token writes.
+        forget_to_reset_weights: the forgetting pulls the weights towards ``reset_weights`` W0 rather than
+            towards zero: ``W_t - W0 = (1 - alpha_t)(W_{t-1} - W0) + S_t`` in place of Eq. 13 (needs
+            ``reset_weights``; with or without ``reset``).
         return_inner_loss: also return ``||M(k_t) - v_t||^2`` ``[B, H, T]`` at the weights where
             token t's gradient was taken (the momentary surprise, Eq. 12), for logging.
         return_weight_change: also return ``||W_t - W_{t-1}||_F`` ``[B, H, T]`` (over all the memory's
@@ -98,7 +102,7 @@ def chunk_memory_update(
     """
     x = prepare_inputs(
         q, k, v, theta, eta, alpha, weights, momentum, chunk_size=chunk_size, activation=activation,
-        mask=mask, reset=reset, reset_weights=reset_weights,
+        mask=mask, reset=reset, reset_weights=reset_weights, forget_to_reset_weights=forget_to_reset_weights,
     )
     triton = use_triton(backend, x.q, x.weights, chunk_size, weight_change=return_weight_change)
     B, H, T, D = x.q.shape
@@ -130,19 +134,26 @@ def chunk_memory_update(
         from_reset = _to_chunks(x.reset[:, None, :].to(torch.int32), pad, b).cumsum(-1) > 0  # [B, 1, N, b]
         injected = _to_chunks(injected, pad, b)
 
+    chunk_log_keep = _to_chunks(log_keep, pad, b)
     coeffs = chunk_coefficients(
-        _to_chunks(log_keep, pad, b),
+        chunk_log_keep,
         _to_chunks(log_eta, pad, b),
         _to_chunks(theta_, pad, b),
         _to_chunks(written.expand(B, H, T), pad, b),  # padded tail: writes nothing
-        injected,
+        None if forget_to_reset_weights else injected,
     )
+    if forget_to_reset_weights:
+        # W_t = A_t W_enter + (1 - A_t) W0 + writes: what the entering weights lose to the decay, W0 takes
+        # (all of it from a document start on, where A_t = 0); W0 enters through the resets' terms
+        coeffs["R"] = -torch.expm1(chunk_log_keep.cumsum(-1))
+        if from_reset is None:  # no token takes its gradient at W0
+            from_reset = torch.zeros(B, 1, *chunk_log_keep.shape[2:], dtype=torch.bool, device=x.q.device)
     Q, K, V = (_to_chunks(t, pad, b) for t in (x.q, x.k, x.v))  # [B, H, N, b, D]
     qk_term = coeffs["C"] * (Q @ K.mT)  # the first layer's scores do not depend on the weights
 
     depth = len(x.weights)
     extra = ()
-    if x.reset_weights is not None:
+    if "R" in coeffs:  # resets, or forgetting towards the reset weights
         # gradients at the reset weights do not depend on the sequential state: all chunks at once
         reset_h, _, reset_d = key_pass([w.unsqueeze(2) for w in x.reset_weights], K, V, activation, residual)
         extra = (*x.reset_weights, *reset_h[1:], *reset_d)  # h_0 is k itself

@@ -42,7 +42,8 @@ def _shape_error(name: str, expected: str, got: torch.Tensor) -> ValueError:
 
 
 def prepare_inputs(
-    q, k, v, theta, eta, alpha, weights, momentum, *, chunk_size, activation, mask, reset, reset_weights
+    q, k, v, theta, eta, alpha, weights, momentum, *, chunk_size, activation, mask, reset, reset_weights,
+    forget_to_reset_weights=False,
 ) -> OpInputs:
     check_activation(activation)
     if not isinstance(chunk_size, int) or chunk_size < 1:
@@ -79,6 +80,8 @@ def prepare_inputs(
             raise _shape_error(name, f"[B, T] = {[B, T]}", t)
     if reset is not None and reset_weights is None:
         raise ValueError("reset needs reset_weights: the initial memory a document start returns to")
+    if forget_to_reset_weights and reset_weights is None:
+        raise ValueError("forget_to_reset_weights needs reset_weights: the weights the memory forgets towards")
     if reset_weights is not None:
         reset_weights = tuple(w.expand_as(ref) for w, ref in zip(reset_weights, weights))
 

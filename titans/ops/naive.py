@@ -28,6 +28,7 @@ def naive_memory_update(
     log_gates: bool = False,
     reset: torch.Tensor | None = None,
     reset_weights: Weights | None = None,
+    forget_to_reset_weights: bool = False,
     return_inner_loss: bool = False,
 ):
     """Run the memory recurrence one token at a time; same contract as ``chunk_memory_update``.
@@ -37,12 +38,14 @@ def naive_memory_update(
         W_t = (1 - alpha_t) W_{t-1} + S_t,   y_t = M_{W_t}(q_t).
     A masked token (``mask`` False) leaves W and S untouched. A reset token (``reset`` True) first
     returns the memory to ``reset_weights`` with zero momentum; the rest of its chunk then takes its
-    gradients at ``reset_weights`` (the weights that entered the new document).
+    gradients at ``reset_weights`` (the weights that entered the new document). With
+    ``forget_to_reset_weights`` the forgetting pulls towards ``reset_weights`` W0 instead of towards zero:
+    ``W_t = (1 - alpha_t) W_{t-1} + alpha_t W0 + S_t``.
     With ``log_gates=True``, ``eta`` holds log(eta) and ``alpha`` holds log(1 - alpha).
     """
     x = prepare_inputs(
         q, k, v, theta, eta, alpha, weights, momentum, chunk_size=chunk_size, activation=activation,
-        mask=mask, reset=reset, reset_weights=reset_weights,
+        mask=mask, reset=reset, reset_weights=reset_weights, forget_to_reset_weights=forget_to_reset_weights,
     )
     keep = x.alpha.exp() if log_gates else 1.0 - x.alpha  # 1 - alpha
     eta_lin = x.eta.exp() if log_gates else x.eta
@@ -69,6 +72,8 @@ def naive_memory_update(
         kp = keep[:, :, t, None, None]
         S_new = [et * s - th * g for s, g in zip(S, grads)]
         W_new = [kp * w + s for w, s in zip(W, S_new)]
+        if forget_to_reset_weights:
+            W_new = [w + (1.0 - kp) * w0 for w, w0 in zip(W_new, x.reset_weights)]
         if x.mask is not None:
             m = x.mask[:, t, None, None, None]
             S_new = [torch.where(m, s_new, s) for s_new, s in zip(S_new, S)]

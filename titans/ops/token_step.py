@@ -21,12 +21,14 @@ from .mlp import memory_forward
 
 
 def token_step(q, k, v, theta, log_eta, log_keep, gradient_weights, weights, momentum, *, activation: str,
-               residual: bool, mask: torch.Tensor | None = None):
+               residual: bool, mask: torch.Tensor | None = None, forget_toward=None):
     """``(y, W, S, inner_loss)`` after one token.
 
     q, k, v: ``[B, H, 1, D]``; theta, log_eta, log_keep: ``[B, H, 1]`` (log(eta), log(1 - alpha));
     gradient_weights, weights, momentum: tuples of ``[B, H, d_in, d_out]`` (G, W_{t-1}, S_{t-1}).
-    mask: ``[B]`` bool, False where the token is padding (W and S untouched). Returns y ``[B, H, 1, D]``,
+    mask: ``[B]`` bool, False where the token is padding (W and S untouched). forget_toward: None, or the
+    weights W0 that the forgetting pulls towards (``W_t = (1 - alpha) W_{t-1} + alpha W0 + S_t``, the
+    op's ``forget_to_reset_weights``). Returns y ``[B, H, 1, D]``,
     the new running weights and momentum, and ``||M_G(k) - v||^2`` ``[B, H, 1]``.
     """
     h, _, deltas = key_pass(list(gradient_weights), k, v, activation, residual)
@@ -38,6 +40,8 @@ def token_step(q, k, v, theta, log_eta, log_keep, gradient_weights, weights, mom
         # eta S, then W_t = (1 - alpha) W + S_t: two passes over each weight matrix instead of five
         s_next = torch.matmul((-theta_ * h[layer]).mT, deltas[layer]).addcmul_(eta_, s)
         w_next = torch.addcmul(s_next, keep_, w)
+        if forget_toward is not None:
+            w_next = w_next - torch.expm1(log_keep).unsqueeze(-1) * forget_toward[layer]  # + alpha W0
         if mask is not None:
             written = mask[:, None, None, None]
             s_next, w_next = torch.where(written, s_next, s), torch.where(written, w_next, w)

@@ -167,9 +167,10 @@ def verify_checkpoint(checkpoint: Path) -> dict:
     return info
 
 
-# fields that shape no weight, only how far attention reaches: a curriculum may change them between
-# stages (MAC's copy stage runs short segments, so that the copy has to go through its memory)
-SPAN_FIELDS = frozenset({"window", "segment"})
+# fields that shape no weight: a curriculum may change them between stages. How far attention reaches
+# (MAC's copy stage runs short segments, so that the copy has to go through its memory), and what the
+# memory forgets towards (a model trained forgetting towards zero, fine-tuned forgetting towards W0)
+STAGE_FIELDS = frozenset({"window", "segment", "memory_forget_to"})
 
 
 def check_saved_tokenizer(folder: Path, tokenizer, action: str) -> None:
@@ -190,7 +191,7 @@ def check_saved_tokenizer(folder: Path, tokenizer, action: str) -> None:
 
 def load_initial_weights(model, path: Path) -> Path:
     """Copy the weights at ``path`` into ``model`` (TrainConfig.init): a run folder, a checkpoint, or a
-    save_pretrained folder, whose model must be configured like ``model`` but for ``SPAN_FIELDS``
+    save_pretrained folder, whose model must be configured like ``model`` but for ``STAGE_FIELDS``
     (bfloat16 exports are cast back). Returns the folder the weights came from."""
     path = Path(path)
     folder = path if (path / "model.safetensors").is_file() else find_checkpoint(path)
@@ -201,7 +202,7 @@ def load_initial_weights(model, path: Path) -> Path:
                               f"titans train or save_pretrained") from None
     ours, theirs = model.config.to_dict(), saved.config.to_dict()
     changed = [f"{k} = {v!r} (this run: {ours[k]!r})" for k, v in theirs.items()
-               if ours[k] != v and k not in SPAN_FIELDS]
+               if ours[k] != v and k not in STAGE_FIELDS]
     if changed:
         raise ValueError(f"init: {folder} holds another model ({'; '.join(changed)}); "
                          f"set this run's model fields to match it")

@@ -50,7 +50,7 @@ class TrainConfig:
     init: str = ""
     """Start from these weights (a run folder, a checkpoint, or a save_pretrained folder) with a fresh optimiser
     and schedule: fine-tuning, or a curriculum in stages. The model must be configured the same, but for the
-    attention window and MAC segment ("": a fresh initialisation)."""
+    attention window, MAC segment and what the memory forgets towards ("": a fresh initialisation)."""
     tokenizer: str = "auto"
     """bytes (vocab 256), bpe-N (a SentencePiece BPE of N pieces fitted to the training split, cached; see
     titans.data.subword), llama2 (the 32K SentencePiece of the paper's family), a SentencePiece .model path,
