@@ -146,7 +146,7 @@ def chunk_memory_update(
         # W_t = A_t W_enter + (1 - A_t) W0 + writes: what the entering weights lose to the decay, W0 takes
         # (all of it from a document start on, where A_t = 0); W0 enters through the resets' terms
         coeffs["R"] = -torch.expm1(chunk_log_keep.cumsum(-1))
-        if from_reset is None:  # no token takes its gradient at W0
+        if from_reset is None and triton:  # no token takes its gradient at W0; the kernels ask all the same
             from_reset = torch.zeros(B, 1, *chunk_log_keep.shape[2:], dtype=torch.bool, device=x.q.device)
     Q, K, V = (_to_chunks(t, pad, b) for t in (x.q, x.k, x.v))  # [B, H, N, b, D]
     qk_term = coeffs["C"] * (Q @ K.mT)  # the first layer's scores do not depend on the weights
@@ -154,9 +154,11 @@ def chunk_memory_update(
     depth = len(x.weights)
     extra = ()
     if "R" in coeffs:  # resets, or forgetting towards the reset weights
+        extra = x.reset_weights
+    if from_reset is not None:
         # gradients at the reset weights do not depend on the sequential state: all chunks at once
         reset_h, _, reset_d = key_pass([w.unsqueeze(2) for w in x.reset_weights], K, V, activation, residual)
-        extra = (*x.reset_weights, *reset_h[1:], *reset_d)  # h_0 is k itself
+        extra = (*extra, *reset_h[1:], *reset_d)  # h_0 is k itself
     tensors = (Q, K, V, qk_term, *coeffs.values(), *x.weights, *x.momentum, *extra)
     needs_backward = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
     config = (depth, activation, residual, needs_backward, return_weight_change)

@@ -35,8 +35,9 @@ class ChunkedMemory(torch.autograd.Function):
     inspection); otherwise that output is None and nothing of it is computed. Positional tensors: q, k, v ``[B, H, N, b, D]``;
     qk ``[B, H, N, b, b]`` (C * q k^T); A, Bm ``[B, H, N, b]``; C ``[B, H, N, b, b]``; s ``[B, H, N, b]``;
     e ``[B, H, N]``; R ``[B, H, N, b]`` or None; after ``[B, 1, N, b]`` bool or None; then ``depth``
-    weights and ``depth`` momenta ``[B, H, d_in, d_out]``; with resets also ``depth`` reset weights,
-    ``depth - 1`` reset-key layer inputs (layers 1..) and ``depth`` reset deltas ``[B, H, N, b, .]``.
+    weights and ``depth`` momenta ``[B, H, d_in, d_out]``; with R also ``depth`` reset weights, and with
+    ``after`` (document starts) ``depth - 1`` reset-key layer inputs (layers 1..) and ``depth`` reset
+    deltas ``[B, H, N, b, .]``.
     """
 
     @staticmethod
@@ -168,8 +169,10 @@ def _reset_inputs(R, after, reset_tensors, depth, flat, shape):
     if R is None:
         return lambda n, rows: None
     B, H, N, b = shape
-    R_, after_ = flat(R), flat(after.expand(B, H, N, b)).unsqueeze(-1)
-    W0 = [flat(t) for t in reset_tensors[:depth]]
+    R_, W0 = flat(R), [flat(t) for t in reset_tensors[:depth]]
+    if after is None:  # W0 enters by the forgetting alone: every token takes its gradient at its own weights
+        return lambda n, rows: (R_[rows, n], None, [w[rows] for w in W0], [], [])
+    after_ = flat(after.expand(B, H, N, b)).unsqueeze(-1)
     keys = [flat(t) for t in reset_tensors[depth:]]
     reset_h, reset_d = keys[: depth - 1], keys[depth - 1 :]
     return lambda n, rows: (R_[rows, n], after_[rows, n], [w[rows] for w in W0], [t[rows, n] for t in reset_h],

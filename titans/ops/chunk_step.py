@@ -82,14 +82,16 @@ def forward_step(W, S, q, k, v, qk, A, Bm, C, s, e, activation, residual, reset=
 
     W, S: lists of ``[BH, d_in, d_out]``; q, k, v ``[BH, b, D]``; qk, C ``[BH, b, b]``; A, Bm, s
     ``[BH, b]``; e ``[BH]``. reset: None or ``(R [BH, b], after [BH, b, 1] bool, W0 list,
-    reset_h list (layers 1..L-1), reset_deltas list)``.
+    reset_h list (layers 1..L-1), reset_deltas list)``; after None (and the lists empty) where no token
+    takes its gradient at W0 (forgetting towards W0 without a document start).
     """
     depth = len(W)
     h, z, deltas = key_pass(W, k, v, activation, residual)
     if reset is not None:
         R, after, W0, reset_h, reset_d = reset
-        h = [k] + [torch.where(after, r, own) for r, own in zip(reset_h, h[1:])]
-        deltas = [torch.where(after, r, own) for r, own in zip(reset_d, deltas)]
+        if after is not None:
+            h = [k] + [torch.where(after, r, own) for r, own in zip(reset_h, h[1:])]
+            deltas = [torch.where(after, r, own) for r, own in zip(reset_d, deltas)]
     inner_loss = 0.25 * deltas[-1].square().sum(-1)  # ||M(k) - v||^2 where the gradient was taken
 
     A_, Bm_ = A.unsqueeze(-1), Bm.unsqueeze(-1)
@@ -189,7 +191,9 @@ def backward_step(W, S, saved, q, k, v, qk, A, Bm, C, s, e, dy, dW_next, dS_next
     dq = dx + dy if residual else dx
 
     reset_grads = None
-    if reset is not None:
+    if reset is not None and after is None:
+        reset_grads = (dR, dW0, [], [])
+    elif reset is not None:
         # tokens after a document start took h and delta from the reset keys; the rest their own pass
         reset_grads = (dR, dW0, [torch.where(after, g, 0.0) for g in dh[1:]],
                        [torch.where(after, g, 0.0) for g in dd])
