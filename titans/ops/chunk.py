@@ -127,12 +127,12 @@ def chunk_memory_update(
         # a reset token first drops the old weights and momentum (log-gate -inf: a zero product), then
         # takes in the reset weights with its own (1 - alpha)
         starts = x.reset[:, None, :].expand(B, H, T)
-        injected = torch.where(starts, log_keep.exp(), 0.0)
+        if not forget_to_reset_weights:  # else W0's share is 1 - A (below), whatever the starts
+            injected = _to_chunks(torch.where(starts, log_keep.exp(), 0.0), pad, b)
         log_keep = log_keep.masked_fill(starts, float("-inf"))
         log_eta = log_eta.masked_fill(starts, float("-inf"))
         # tokens after a document start inside their chunk take gradients at the reset weights
         from_reset = _to_chunks(x.reset[:, None, :].to(torch.int32), pad, b).cumsum(-1) > 0  # [B, 1, N, b]
-        injected = _to_chunks(injected, pad, b)
 
     chunk_log_keep = _to_chunks(log_keep, pad, b)
     coeffs = chunk_coefficients(
@@ -140,7 +140,7 @@ def chunk_memory_update(
         _to_chunks(log_eta, pad, b),
         _to_chunks(theta_, pad, b),
         _to_chunks(written.expand(B, H, T), pad, b),  # padded tail: writes nothing
-        None if forget_to_reset_weights else injected,
+        injected,
     )
     if forget_to_reset_weights:
         # W_t = A_t W_enter + (1 - A_t) W0 + writes: what the entering weights lose to the decay, W0 takes
