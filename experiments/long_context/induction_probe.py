@@ -42,6 +42,7 @@ word list answers them; ``--init DIR`` starts from a trained model (a passkey mo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import math
@@ -240,11 +241,20 @@ def main() -> None:
             model.embed.register_forward_hook(
                 lambda _, inputs, x: x + model.position(torch.arange(inputs[0].shape[1])))
         forward = lambda tokens: model(tokens)[0]
+    cutting = contextlib.nullcontext()
     if args.cut:
         from path_ablation import cut  # here, not above: path_ablation imports this script
 
-        cutting = cut(model, args.cut)  # held for the whole run (a dropped generator would undo it)
-        cutting.__enter__()  # --save keeps the weights, not the cut
+        cutting = cut(model, args.cut)
+    with cutting:  # --save below keeps the weights, not the cut
+        train(model, forward, rng, args)
+    if args.save:
+        model.save_pretrained(args.save)
+        print(f"saved to {args.save}")
+
+
+def train(model, forward, rng: random.Random, args) -> None:
+    """AdamW on the task's rows, a held-out accuracy every 50 steps."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     held_out = batch(random.Random(args.seed + 1), 32, args.length, args.task)  # 192 digits for copy
     start = time.perf_counter()
@@ -261,9 +271,6 @@ def main() -> None:
             every, first = answer_accuracy(forward, *held_out)
             print(f"step {step}: loss {loss.item():.3f}, held-out accuracy at {args.length} bytes: answer bytes "
                   f"{every:.3f}, first byte {first:.3f}, {time.perf_counter() - start:.0f} s", flush=True)
-    if args.save:
-        model.save_pretrained(args.save)
-        print(f"saved to {args.save}")
 
 
 @torch.no_grad()
