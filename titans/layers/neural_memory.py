@@ -253,24 +253,33 @@ class NeuralMemory(nn.Module):
         *,
         mask: torch.Tensor | None = None,
         reset: torch.Tensor | None = None,
+        segment: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, MemoryState]:
         """``forward(x, state)`` and ``read(x, read_weights)`` of the same x in one pass: both take the same
         queries (projection, conv, SiLU, norm) and the same output gate, so they are computed once (MAC
         whose memory writes the block's input, where h and m read the same x). Returns the output after
         the write, the read at ``read_weights`` (h; its conv tail is the new state's ``conv_tails[0]``) and
-        the new state."""
-        return self._write_and_read(x, state, read_weights, mask, reset)
+        the new state.
 
-    def _write_and_read(self, x, state, read_weights, mask, reset):
+        segment: x holds whole segments of this many tokens (a multiple of ``chunk_size``), entered at a
+        chunk boundary with no token pending; each segment's h is then read at the weights the memory held
+        when that segment began (``read_weights`` for the first, Eq. 21), as if each segment were its own
+        call with the weights after the previous one: MAC's segments in one call, so that the projections,
+        gates and output are computed once for all of them."""
+        return self._write_and_read(x, state, read_weights, mask, reset, segment)
+
+    def _write_and_read(self, x, state, read_weights, mask, reset, segment=None):
         self._check(x, state, mask, reset)
         B, T, _ = x.shape
         if state is None:
             state = self.initial_state(B, x.device, compute_dtype(x.dtype))
+        if segment is not None:
+            self._check_segments(T, state, segment)
         q, k, v, tails = self._project(x, state, mask, reset)
         theta, log_eta, log_keep = self._gates(x)
         gate = self._out_gate(x)
         read = None
-        if read_weights is not None:
+        if read_weights is not None and segment is None:
             read = self._read_at(read_weights, q.to(compute_dtype(x.dtype)), reset)
             read = self._output(read, gate, mask, x.dtype)
         mask_ = torch.ones(B, T, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
@@ -296,9 +305,17 @@ class NeuralMemory(nn.Module):
 
         total = r + T
         full = total - total % self.chunk_size
-        y, inner_loss, changes, (W, S), (running_W, running_S) = self._walk(
-            (Q, K, V, TH, LE, LK), M if any_mask else None, R if any_reset else None, state, full
-        )
+        inputs, masked, restarts = (Q, K, V, TH, LE, LK), M if any_mask else None, R if any_reset else None
+        if segment is None:
+            y, inner_loss, changes, (W, S), (running_W, running_S) = self._walk(
+                inputs, masked, restarts, state.weights, state.momentum, full
+            )
+        else:
+            y, inner_loss, changes, (W, S), read = self._walk_segments(
+                inputs, masked, restarts, state, read_weights, segment, q.to(compute_dtype(x.dtype))
+            )
+            running_W, running_S = W, S  # whole segments close every chunk
+            read = self._output(read, gate, mask, x.dtype)
         y, inner_loss = y[:, :, r:], inner_loss[:, :, r:]  # [B, H, T, D], [B, H, T]
         self._record_stats(theta, log_eta, log_keep, inner_loss, mask_)
         if self.recorder is not None:
@@ -323,13 +340,13 @@ class NeuralMemory(nn.Module):
     # the chunks with threads over the rows, or Triton kernels, which dynamo would unroll into a graph
     # that grows with the sequence and is retraced for every length
     @torch.compiler.disable
-    def _walk(self, inputs, M, R, state, full):
+    def _walk(self, inputs, M, R, W, S, full):
         """The op over the closed chunks ``[0, full)``, then the open chunk ``[full, total)`` from the weights
         after them. inputs: the pending and new q, k, v, theta, log eta, log(1 - alpha); M / R: mask and
-        reset, or None when nothing is masked or reset. Returns y, the inner loss, the weight changes
-        (when recording), the boundary weights and momentum, and those after the last token."""
+        reset, or None when nothing is masked or reset; W, S: the entering weights and momentum. Returns y,
+        the inner loss, the weight changes (when recording), the boundary weights and momentum, and those
+        after the last token."""
         total = inputs[0].shape[2]
-        W, S = state.weights, state.momentum
         running_W, running_S = W, S
         anchored = self.forget_to == "init"
         reset_weights = tuple(self.initial_weights) if R is not None or anchored else None
@@ -352,6 +369,35 @@ class NeuralMemory(nn.Module):
             if hi == full:  # the state keeps the boundary weights; the open chunk stays pending
                 W, S = W_part, S_part
         return _join(ys), _join(inner_losses), changes, (W, S), (running_W, running_S)
+
+    def _check_segments(self, T, state, segment):
+        if segment < 1 or segment % self.chunk_size:
+            raise ValueError(f"segment = {segment}: whole segments must be a positive multiple of the memory's "
+                             f"chunk size {self.chunk_size}")
+        if T % segment or state.pending_q.shape[2] or state.position % segment:
+            raise ValueError(f"segment = {segment} needs whole segments from a segment boundary: got {T} tokens "
+                             f"at position {state.position} with {state.pending_q.shape[2]} pending; call "
+                             "without segment for a partial one")
+
+    def _walk_segments(self, inputs, M, R, state, read_weights, segment, q):
+        """``_walk`` one segment at a time, with each segment's read h at the weights that entered it (Eq.
+        21): y, the inner loss, the weight changes, the final weights and momentum, and h ``[B, H, T, D]``
+        before the output norm."""
+        # splits, not slices: a slice's backward zero-fills the whole sequence once per segment
+        pieces = list(zip(*(t.split(segment, dim=2) for t in inputs)))
+        count = len(pieces)
+        masks = [None] * count if M is None else M.split(segment, dim=1)
+        resets = [None] * count if R is None else R.split(segment, dim=1)
+        W, S, weights = state.weights, state.momentum, read_weights
+        ys, losses, changes, reads = [], [], [], []
+        for piece, queries, m, r in zip(pieces, q.split(segment, dim=2), masks, resets):
+            reads.append(self._read_at(weights, queries, r))
+            y, loss, change, (W, S), _ = self._walk(piece, m, r, W, S, segment)
+            ys.append(y)
+            losses.append(loss)
+            changes += change
+            weights = W  # the next segment's h reads the memory as this one left it
+        return _join(ys), _join(losses), changes, (W, S), _join(reads)
 
     def _decode_step(self, x, state, inputs, gate, mask_, reset_, tails, mask):
         """One token in constant time from the running state (``titans.ops.token_step``); the same result

@@ -107,19 +107,52 @@ class MACBlock(nn.Module):
         elif state.batch_size != x.shape[0] or state.memory.signature != self.memory.signature:
             raise ValueError(f"MAC state for batch size {state.batch_size} and memory {state.memory.signature} "
                              f"does not fit this block and batch size {x.shape[0]}: pass state=None to start fresh")
-        sizes, start = [], 0
-        while start < x.shape[1]:  # pieces that never cross a segment boundary
-            sizes.append(min(self.segment - (state.position + start) % self.segment, x.shape[1] - start))
-            start += sizes[-1]
         # split, not one slice per piece: a slice's backward zero-fills the whole sequence, once per
         # segment and block (quadratic in T); a split's backward is one concatenation
         outputs, start = [], 0
-        for piece_x, size in zip(torch.split(x, sizes, dim=1), sizes):
+        pieces = self._pieces(state.position, x.shape[1])
+        for piece_x, (size, whole) in zip(torch.split(x, [size for size, _ in pieces], dim=1), pieces):
             piece = slice(start, start + size)
-            out, state = self._piece(piece_x, state, _columns(mask, piece), _columns(reset, piece))
+            run = self._segments if whole else self._piece
+            out, state = run(piece_x, state, _columns(mask, piece), _columns(reset, piece))
             outputs.append(out)
             start += size
         return (outputs[0] if len(outputs) == 1 else torch.cat(outputs, 1)), state
+
+    def _pieces(self, position: int, length: int) -> list[tuple[int, bool]]:
+        """The call's tokens as pieces that never cross a segment boundary, each ``(size, whole)``; with the
+        memory writing the block's input, consecutive whole segments form one piece (``whole``): no
+        segment's memory then waits for an earlier segment's attention, and one call does them all."""
+        pieces, start = [], 0
+        while start < length:
+            offset = (position + start) % self.segment
+            size = min(self.segment - offset, length - start)
+            if self.writes_input and offset == 0 and size == self.segment and pieces and pieces[-1][1]:
+                pieces[-1] = (pieces[-1][0] + size, True)
+            else:
+                pieces.append((size, self.writes_input and offset == 0 and size == self.segment))
+            start += size
+        # one whole segment is an ordinary piece
+        return [(size, whole and size > self.segment) for size, whole in pieces]
+
+    def _segments(self, x, state: MACState, mask, reset):
+        """Whole segments at once (the memory writes the block's input): one projection and output for the
+        memory (each segment's h still read at the weights that entered it), one attention call over the
+        segments as a batch of rows (each starts with an empty cache), one gate and feed-forward pass. The
+        same computation as ``_piece`` segment by segment, in fewer and larger operations."""
+        B, T, _ = x.shape
+        count = T // self.segment
+        xn = self.norm(x)
+        sinks = None if self.persistent is None else self.norm(self.persistent())
+        m, h, memory = self.memory.write_and_read(xn, state.memory, state.segment_weights, mask=mask, reset=reset,
+                                                  segment=self.segment)  # Eqs. 21, 24-25
+        fold = lambda t: None if t is None else t.reshape(B * count, self.segment, *t.shape[2:])  # noqa: E731
+        empty = self.attention.empty_cache(B * count, x.device, state.h_k.dtype)
+        y, _ = self.attention(fold(xn), fold(h), empty, 0, sinks, fold(mask), fold(reset))  # Eqs. 22-23
+        x = self.feed_forward(x + self.gate(y.reshape(B, T, -1), m))
+        cache = self.attention.empty_cache(B, x.device, state.h_k.dtype)
+        # every segment is done: the next one reads the memory as it stands now
+        return x, MACState(memory, memory.weights, memory.conv_tails[0], *cache, position=state.position + T)
 
     def _piece(self, x, state: MACState, mask, reset):
         offset = state.position % self.segment
