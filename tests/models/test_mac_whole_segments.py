@@ -15,12 +15,8 @@ def rows(length, seed, dim):
 
 
 def one_at_a_time(block):
-    """The block with every piece taken as its own segment: the reference."""
-    pieces = block._pieces
-    block._pieces = lambda position, length: [
-        (part, False) for size, whole in pieces(position, length) for part in ([SEGMENT] * (size // SEGMENT) if whole
-                                                                               else [size])
-    ]
+    """The block with every segment taken on its own: the reference."""
+    block.whole_segments_at_once = False
     return block
 
 
@@ -35,8 +31,8 @@ def test_whole_segments_at_once_equal_one_at_a_time(depth, inputs, start):
     one_at_a_time(reference)
     dim = batched.norm.weight.shape[0]
     length = start + 3 * SEGMENT + 5  # a partial piece, three whole segments, a partial one
-    assert [whole for _, whole in batched._pieces(0, start)[-1:]] != [True]
     assert any(whole for _, whole in batched._pieces(start, length - start))
+    assert not any(whole for _, whole in reference._pieces(start, length - start))
     mask = reset = None
     if inputs == "mask":
         mask = torch.ones(2, length - start, dtype=torch.bool)

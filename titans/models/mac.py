@@ -8,6 +8,8 @@ The sequence is cut into segments of ``config.segment`` tokens. Per segment and 
      (Eq. 24 literally; ``config.mac_memory_writes`` says why the default differs), and is read after
      the write: ``m = M*(.)``;
   4. ``o = norm_a(y) * sigmoid(norm_b(m))``, added to the residual stream; then SwiGLU.
+Where the memory writes the block's input, no segment's memory waits for an earlier segment's attention:
+consecutive whole segments then run as one call (``MACBlock._segments``), with the same result.
 
 Packed documents (``reset``, SPEC §2): a document that starts inside a segment sees none of the
 segment's earlier tokens or their h in attention, reads its own h from the initial memory W0 (the
@@ -83,6 +85,11 @@ def _columns(t: torch.Tensor | None, piece: slice) -> torch.Tensor | None:
 class MACBlock(nn.Module):
     """One MAC block: segment attention with the memory as context, the memory, the gate, SwiGLU."""
 
+    whole_segments_at_once = True
+    """Consecutive whole segments in one call where the memory writes the block's input (``_segments``);
+    False takes every segment on its own (``_piece``): the same result, the reference that the tests and
+    ``benchmarks/mac_segments.py`` compare against."""
+
     def __init__(self, config: TitansConfig):
         super().__init__()
         self.segment = config.segment
@@ -127,10 +134,11 @@ class MACBlock(nn.Module):
         while start < length:
             offset = (position + start) % self.segment
             size = min(self.segment - offset, length - start)
-            if self.writes_input and offset == 0 and size == self.segment and pieces and pieces[-1][1]:
+            whole = self.writes_input and self.whole_segments_at_once and offset == 0 and size == self.segment
+            if whole and pieces and pieces[-1][1]:
                 pieces[-1] = (pieces[-1][0] + size, True)
             else:
-                pieces.append((size, self.writes_input and offset == 0 and size == self.segment))
+                pieces.append((size, whole))
             start += size
         # one whole segment is an ordinary piece
         return [(size, whole and size > self.segment) for size, whole in pieces]
