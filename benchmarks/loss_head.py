@@ -18,7 +18,7 @@ import functools
 
 import torch
 import torch.nn.functional as F
-from main_job import MAIN_CONFIG, interleaved, training_step, vocab_size, with_baseline
+from main_job import MAIN_CONFIG, interleaved, timed_vocab_size, training_step, with_baseline
 
 from titans.models.lm import TitansLM
 from titans.train import TrainConfig
@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     main_job = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig())
-    vocab = vocab_size(main_job)
+    vocab = timed_vocab_size(main_job)
     tokens = torch.randint(0, vocab, (main_job.rows, main_job.context + 1), generator=torch.Generator().manual_seed(0))
     models = with_baseline(main_job)
     labels, jobs = [], []

@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import functools
 import statistics
-import sys
 import time
 
 import torch
-from main_job import MAIN_CONFIG, vocab_size, with_baseline
+from main_job import MAIN_CONFIG, timed_vocab_size, with_baseline
 
 from titans.models.lm import TitansLM
 from titans.ops.row_parallel import even_slices, in_parallel
@@ -53,9 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     main_job = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig())
-    vocab = vocab_size(main_job)
-    if vocab is None:
-        sys.exit(f"this benchmark takes bytes or bpe-N, not {main_job.tokenizer_name!r}")
+    vocab = timed_vocab_size(main_job)
     shares = args.shares or torch.get_num_threads()
     baseline = list(with_baseline(main_job).values())[-1]
     runs = {}

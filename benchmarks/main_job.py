@@ -68,6 +68,14 @@ def vocab_size(config: TrainConfig) -> int | None:
     return 256 if config.tokenizer_name == "bytes" else subword_vocab_size(config.tokenizer_name)
 
 
+def timed_vocab_size(config: TrainConfig) -> int:
+    """``vocab_size``, or an exit that says which tokenizers a step-timing script takes."""
+    vocab = vocab_size(config)
+    if vocab is None:
+        sys.exit(f"this benchmark takes bytes or bpe-N, not {config.tokenizer_name!r}")
+    return vocab
+
+
 def training_step(model: TitansLM, optimizer: torch.optim.Optimizer, tokens: torch.Tensor) -> None:
     """One training step as the trainer takes it: forward, next-token cross-entropy (the head in blocks of
     rows), backward, AdamW."""
@@ -173,9 +181,7 @@ def main() -> None:
         main = main.replace(tokenizer=args.tokenizer)
     if args.lr:
         main = main.replace(lr=args.lr)
-    vocab = vocab_size(main)
-    if vocab is None:
-        sys.exit(f"this benchmark takes bytes or bpe-N, not {main.tokenizer_name!r}")
+    vocab = timed_vocab_size(main)
     models = with_baseline(main)
     timed = fastest_row_threads(list(models.values()))
     rows = [train_for(config, seconds, args.minutes, vocab, label) for (config, seconds), label in zip(timed, models)]

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
 
 import torch
-from main_job import MAIN_CONFIG, interleaved, training_step, vocab_size
+from main_job import MAIN_CONFIG, interleaved, timed_vocab_size, training_step
 
 from titans.cli.fields import parse_assignments
 from titans.models.lm import TitansLM
@@ -35,9 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_flush_denormal(True)
     main_job = TrainConfig.from_file(str(MAIN_CONFIG), TrainConfig())
-    vocab = vocab_size(main_job)
-    if vocab is None:
-        sys.exit(f"this benchmark takes bytes or bpe-N, not {main_job.tokenizer_name!r}")
+    vocab = timed_vocab_size(main_job)
     tokens = torch.randint(0, vocab, (main_job.rows, main_job.context + 1), generator=torch.Generator().manual_seed(0))
     runs = []
     for text in args.models:
