@@ -71,19 +71,20 @@ def test_whole_segments_at_once_equal_one_at_a_time(depth, inputs, start):
             torch.testing.assert_close(g_b, g_r, atol=1e-11, rtol=0, msg=name)
 
 
-def test_memory_segments_read_each_at_its_entering_weights():
+@pytest.mark.parametrize("chunk,segment,length", [(4, 8, 24), (1, 1, 1)], ids=["segments", "one-token"])
+def test_memory_segments_read_each_at_its_entering_weights(chunk, segment, length):
     """write_and_read(segment=) equals one write_and_read per segment, each reading h at the weights the
     previous one left: every output, the state and every gradient."""
     torch.manual_seed(0)
-    mem = NeuralMemory(16, heads=2, chunk_size=4, depth=2).double()
+    mem = NeuralMemory(16, heads=2, chunk_size=chunk, depth=2).double()
     with torch.no_grad():
         mem.to_gates.weight.normal_(0.0, 0.1)
-    x = rows(24, 4, 16).requires_grad_()
+    x = rows(length, 4, 16).requires_grad_()
     state = mem.initial_state(2)
 
-    m, h, together = mem.write_and_read(x, state, state.weights, segment=8)
+    m, h, together = mem.write_and_read(x, state, state.weights, segment=segment)
     ms, hs, apart = [], [], state
-    for piece in x.split(8, dim=1):
+    for piece in x.split(segment, dim=1):
         m_, h_, apart = mem.write_and_read(piece, apart, apart.weights)
         ms.append(m_)
         hs.append(h_)
@@ -91,7 +92,7 @@ def test_memory_segments_read_each_at_its_entering_weights():
     torch.testing.assert_close(h, torch.cat(hs, 1), atol=1e-12, rtol=0)
     for name, t in together.tensors().items():
         torch.testing.assert_close(t, apart.tensors()[name], atol=1e-12, rtol=0, msg=name)
-    probe = rows(24, 5, 16)
+    probe = rows(length, 5, 16)
     grads = [torch.autograd.grad((a * probe).sum() + b.square().sum(), [x, *mem.parameters()])
              for a, b in ((m, h), (torch.cat(ms, 1), torch.cat(hs, 1)))]
     for g, r in zip(*grads):

@@ -285,7 +285,7 @@ class NeuralMemory(nn.Module):
         mask_ = torch.ones(B, T, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
         reset_ = torch.zeros(B, T, dtype=torch.bool, device=x.device) if reset is None else reset.bool()
 
-        if T == 1 and state.running_weights is not None:
+        if T == 1 and state.running_weights is not None and segment is None:
             out, new_state = self._decode_step(x, state, (q, k, v, theta, log_eta, log_keep), gate, mask_, reset_,
                                                tails, mask)
             return out, read, new_state
