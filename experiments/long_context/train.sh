@@ -17,6 +17,9 @@
 #      (README, "W: a model that copies letters").
 #   7. for the variants in NUMBERS (default: mac), one PK + N stage at 2K from stage 3 (900 steps, lr 3e-4, half the
 #      samples ending their prompt on a segment boundary), exported as VARIANT-n (README, "MAC on PK + N").
+#   8. for the variants in EIGHT (default: mag mal), LMM's 8K passkey stage (the first of LONGER: 300 steps on one
+#      row of 8K packed with samples of 2-8K bytes, lr 3e-4) from their last stage, exported as VARIANT-8k
+#      (README, "MAG and MAL on LMM's 8K stage"; the committed ones ran from the committed bf16 mag and mal).
 # VARIANTS picks the models (default: every variant); one thread each, so two can run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -77,6 +80,11 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
             previous="$out"
         done
         titans export "$previous" "$dir/checkpoints/$variant-long" --dtype bfloat16
+    fi
+    if [[ " ${EIGHT-mag mal} " == *" $variant "* ]]; then
+        stage "$final" "runs/recall8k-$variant" --context 8192 --batch-tokens 8192 --task-min-length 2048 \
+            --task-questions 4 --steps 300 --warmup 30 --lr 3e-4 --eval-every 100 --eval-tokens 16384
+        titans export "runs/recall8k-$variant" "$dir/checkpoints/$variant-8k" --dtype bfloat16
     fi
     if [[ " ${WORDS-lmm} " == *" $variant "* ]]; then
         OMP_NUM_THREADS=1 python "$dir/induction_probe.py" --config "$dir/recall.toml" --variant "$variant" \
