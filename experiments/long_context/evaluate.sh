@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=experiments/long_context
 samples=${SAMPLES:-2}
-for variant in ${VARIANTS:-mac mac-n lmm lmm-long lmm-mix lmm-w mag mag-8k mal mal-8k swa transformer}; do
+for variant in ${VARIANTS:-mac mac-n lmm lmm-long lmm-mix lmm-w mag mag-8k mal mal-8k mal-16k swa transformer}; do
     [ -d "$dir/checkpoints/$variant" ] || { echo "no checkpoint for $variant: skipped"; continue; }
     cap=()
     [ "$variant" = transformer ] && cap=(--max-length 32K)
@@ -27,8 +27,9 @@ for length in ${HEADLINE-16K 64K}; do
     titans eval niah "$dir/checkpoints/${BEST:-lmm}" --tasks pk --lengths "$length" --samples 20 --seed 1 \
         --out "$dir/results/${BEST:-lmm}/niah-pk-$length-n100"
 done
-# MAG and MAL after LMM's 8K stage: 100 PK samples at 16K, seed 1, the samples of MAG's and MAL's headline
-for variant in ${EIGHT-mag-8k mal-8k}; do
+# MAG and MAL after LMM's 8K stage (and MAL after its 16K stage): 100 PK samples at 16K, seed 1, the samples of
+# MAG's and MAL's headline
+for variant in ${EIGHT-mag-8k mal-8k mal-16k}; do
     titans eval niah "$dir/checkpoints/$variant" --tasks pk --lengths 16K --samples 20 --seed 1 \
         --out "$dir/results/$variant/niah-pk-16K-n100"
 done

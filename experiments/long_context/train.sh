@@ -20,6 +20,9 @@
 #   8. for the variants in EIGHT (default: mag mal), LMM's 8K passkey stage (the first of LONGER: 300 steps on one
 #      row of 8K packed with samples of 2-8K bytes, lr 3e-4) from their last stage, exported as VARIANT-8k
 #      (README, "MAG and MAL on LMM's 8K stage"; the committed ones ran from the committed bf16 mag and mal).
+#   9. for the variants in SIXTEEN (default: mal; among EIGHT's), LMM's 16K passkey stage (the second of LONGER:
+#      200 steps on one row of 16K packed with samples of 4-16K bytes, lr 3e-4) from stage 8's run, exported as
+#      VARIANT-16k (README, "MAL and MAG on LMM's 16K stage"; MAG's was run and not kept).
 # VARIANTS picks the models (default: every variant); one thread each, so two can run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -85,6 +88,12 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
         stage "$final" "runs/recall8k-$variant" --context 8192 --batch-tokens 8192 --task-min-length 2048 \
             --task-questions 4 --steps 300 --warmup 30 --lr 3e-4 --eval-every 100 --eval-tokens 16384
         titans export "runs/recall8k-$variant" "$dir/checkpoints/$variant-8k" --dtype bfloat16
+        if [[ " ${SIXTEEN-mal} " == *" $variant "* ]]; then
+            stage "runs/recall8k-$variant" "runs/recall16k-$variant" --context 16384 --batch-tokens 16384 \
+                --task-min-length 4096 --task-questions 4 --steps 200 --warmup 20 --lr 3e-4 --eval-every 100 \
+                --eval-tokens 16384
+            titans export "runs/recall16k-$variant" "$dir/checkpoints/$variant-16k" --dtype bfloat16
+        fi
     fi
     if [[ " ${WORDS-lmm} " == *" $variant "* ]]; then
         OMP_NUM_THREADS=1 python "$dir/induction_probe.py" --config "$dir/recall.toml" --variant "$variant" \
