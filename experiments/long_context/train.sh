@@ -36,6 +36,13 @@ stage() {
         --out "$out" "${shape[@]}" "$@"
 }
 
+# longer FROM OUT CONTEXT SHORTEST STEPS: a passkey stage on one row of CONTEXT bytes packed with samples of
+# SHORTEST to CONTEXT bytes, four questions each, lr 3e-4, a tenth of the steps warming up (LMM's 8K and 16K stages)
+longer() {
+    stage "$1" "$2" --context "$3" --batch-tokens "$3" --task-min-length "$4" --task-questions 4 --steps "$5" \
+        --warmup "$(($5 / 10))" --lr 3e-4 --eval-every 100 --eval-tokens 16384
+}
+
 for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
     # the committed models but MAC's were trained before the cpu preset (recall.toml's base) took its memory
     # MLP from expansion 4 to 2; MAC was trained after
@@ -77,21 +84,16 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
         for spec in 8192:2048:300 16384:4096:200; do
             IFS=: read -r context shortest steps <<< "$spec"
             out="runs/recall$((context / 1024))k-$variant"
-            stage "$previous" "$out" --context "$context" --batch-tokens "$context" --task-min-length "$shortest" \
-                --task-questions 4 --steps "$steps" --warmup "$((steps / 10))" --lr 3e-4 --eval-every 100 \
-                --eval-tokens 16384
+            longer "$previous" "$out" "$context" "$shortest" "$steps"
             previous="$out"
         done
         titans export "$previous" "$dir/checkpoints/$variant-long" --dtype bfloat16
     fi
     if [[ " ${EIGHT-mag mal} " == *" $variant "* ]]; then
-        stage "$final" "runs/recall8k-$variant" --context 8192 --batch-tokens 8192 --task-min-length 2048 \
-            --task-questions 4 --steps 300 --warmup 30 --lr 3e-4 --eval-every 100 --eval-tokens 16384
+        longer "$final" "runs/recall8k-$variant" 8192 2048 300
         titans export "runs/recall8k-$variant" "$dir/checkpoints/$variant-8k" --dtype bfloat16
         if [[ " ${SIXTEEN-mal} " == *" $variant "* ]]; then
-            stage "runs/recall8k-$variant" "runs/recall16k-$variant" --context 16384 --batch-tokens 16384 \
-                --task-min-length 4096 --task-questions 4 --steps 200 --warmup 20 --lr 3e-4 --eval-every 100 \
-                --eval-tokens 16384
+            longer "runs/recall8k-$variant" "runs/recall16k-$variant" 16384 4096 200
             titans export "runs/recall16k-$variant" "$dir/checkpoints/$variant-16k" --dtype bfloat16
         fi
     fi
