@@ -27,11 +27,15 @@ for length in ${HEADLINE-16K 64K}; do
     titans eval niah "$dir/checkpoints/${BEST:-lmm}" --tasks pk --lengths "$length" --samples 20 --seed 1 \
         --out "$dir/results/${BEST:-lmm}/niah-pk-$length-n100"
 done
-# MAG and MAL after LMM's 8K stage (and MAL after its 16K stage): 100 PK samples at 16K, seed 1, the samples of
-# MAG's and MAL's headline
-for variant in ${EIGHT-mag-8k mal-8k mal-16k}; do
-    titans eval niah "$dir/checkpoints/$variant" --tasks pk --lengths 16K --samples 20 --seed 1 \
-        --out "$dir/results/$variant/niah-pk-16K-n100"
+# MAG and MAL after LMM's 8K stage (and MAL after its 16K stage too): 200 PK samples at 16K, seed 1 (the samples
+# of MAG's and MAL's headline) and seed 3 (README, "MAG and MAL on LMM's 8K stage"); STAGED="" skips them
+for variant in ${STAGED-mag-8k mal-8k mal-16k}; do
+    for seed in 1 3; do
+        suffix=""
+        [ "$seed" = 3 ] && suffix="-seed3"
+        titans eval niah "$dir/checkpoints/$variant" --tasks pk --lengths 16K --samples 20 --seed "$seed" \
+            --out "$dir/results/$variant/niah-pk-16K-n100$suffix"
+    done
 done
 # lmm-long at 256K: 50 PK samples (10 per depth), seed 1, as two one-thread processes over the depths
 # (README, "Longer samples"; LONGEST=0 skips it)
