@@ -40,6 +40,11 @@ def _prepend(pending: torch.Tensor, new: torch.Tensor, dim: int = 2) -> torch.Te
     return torch.cat([pending.to(new.dtype), new], dim=dim)
 
 
+def _unpadded(t: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """t ``[B, T, C]`` with the padding (mask False) zeroed."""
+    return t if mask is None else t * mask.unsqueeze(-1).to(t.dtype)
+
+
 def _join(parts: list[torch.Tensor]) -> torch.Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
 
@@ -208,20 +213,20 @@ class NeuralMemory(nn.Module):
 
     def _project(self, x, state, mask, reset):
         """q, k, v ``[B, H, T, D]`` and the new conv tails."""
-        B, T, _ = x.shape
-        H, D = self.heads, self.dim_head
-        qkv = self.to_qkv(x)
-        if mask is not None:
-            # padding must not reach the memory, also not through the conv window of later tokens
-            qkv = qkv * mask.unsqueeze(-1).to(qkv.dtype)
-        # the three convolutions as one over the concatenated channels (they are depthwise)
-        out, tail = causal_conv(qkv, torch.cat([conv.weight for conv in self.convs]),
+        # padding must not reach the memory, also not through the conv window of later tokens; the three
+        # convolutions run as one over the concatenated channels (they are depthwise)
+        out, tail = causal_conv(_unpadded(self.to_qkv(x), mask), torch.cat([conv.weight for conv in self.convs]),
                                 torch.cat(state.conv_tails, dim=-1), reset)
-        q, k, v = (part.view(B, T, H, D).transpose(1, 2) for part in F.silu(out).chunk(3, dim=-1))
+        q, k, v = (self._split_heads(part) for part in F.silu(out).chunk(3, dim=-1))
         tails = tuple(t.contiguous() for t in tail.chunk(3, dim=-1))  # own storage each (safetensors)
         if self.normalize_values:
             v = F.normalize(v, dim=-1)
         return F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, tails
+
+    def _split_heads(self, t):
+        """``[B, T, H * D]`` -> ``[B, H, T, D]``."""
+        B, T, _ = t.shape
+        return t.view(B, T, self.heads, self.dim_head).transpose(1, 2)
 
     def _gates(self, x):
         """theta, log(eta), log(1 - alpha), each ``[B, H, T]``; logsigmoid keeps the logs finite. In the
@@ -452,8 +457,7 @@ class NeuralMemory(nn.Module):
         B, _, T, _ = y.shape
         y = F.rms_norm(y, (self.dim_head,)) * self.out_norm_weight.unsqueeze(1).to(y.dtype)
         y = y.transpose(1, 2).reshape(B, T, -1).to(dtype) * gate
-        out = self.to_out(y)
-        return out if mask is None else out * mask.unsqueeze(-1).to(out.dtype)
+        return _unpadded(self.to_out(y), mask)
 
     def read(
         self,
@@ -474,13 +478,9 @@ class NeuralMemory(nn.Module):
         ``[B, T, dim]`` through the same output norm, gate and projection as ``forward``, and the new
         q tail.
         """
-        B, T, _ = x.shape
-        H, D = self.heads, self.dim_head
-        q = F.linear(x, self.to_qkv.weight[: H * D])
-        if mask is not None:
-            q = q * mask.unsqueeze(-1).to(q.dtype)
+        q = _unpadded(F.linear(x, self.to_qkv.weight[: self.heads * self.dim_head]), mask)  # _project's q rows
         q, q_tail = self.convs[0](q, q_tail, reset)
-        q = F.normalize(F.silu(q).view(B, T, H, D).transpose(1, 2), dim=-1).to(compute_dtype(x.dtype))
+        q = F.normalize(self._split_heads(F.silu(q)), dim=-1).to(compute_dtype(x.dtype))
         return self._output(self._read_at(weights, q, reset), self._out_gate(x), mask, x.dtype), q_tail
 
     def _read_at(self, weights, q, reset):
