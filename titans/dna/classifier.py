@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..config import TitansConfig
+from ..layers.padding import zero_padding
 from ..models import TitansLM
 
 POOLINGS = ("mean", "last", "flatten")
@@ -61,8 +62,7 @@ class SequenceClassifier(nn.Module):
             return self.head(self.dropout(pool(features, mask, self.pooling)))
         if tokens.shape[1] > self.length:
             raise ValueError(f"sequences of {tokens.shape[1]} bases: this head was built for at most {self.length}")
-        if mask is not None:
-            features = features * mask.unsqueeze(-1).to(features.dtype)
+        features = zero_padding(features, mask)
         features = nn.functional.pad(features, (0, 0, 0, self.length - tokens.shape[1]))
         return self.head(self.dropout(features.flatten(1)))
 
@@ -89,7 +89,6 @@ class ConvClassifier(nn.Module):
         if tokens.shape[1] > self.length:
             raise ValueError(f"sequences of {tokens.shape[1]} bases: this CNN was built for at most {self.length}")
         x = nn.functional.one_hot(tokens, self.vocab_size).to(self.head.weight.dtype)
-        if mask is not None:
-            x = x * mask.unsqueeze(-1).to(x.dtype)  # padding is all zeros, not the <pad> token's channel
+        x = zero_padding(x, mask)  # padding is all zeros, not the <pad> token's channel
         x = nn.functional.pad(x.transpose(1, 2), (0, self.length - tokens.shape[1]))
         return self.head(self.dropout(self.convs(x).flatten(1)))

@@ -17,6 +17,7 @@ from ..ops.attention import (
     sliding_window_attention,
 )
 from .checks import check_sequence
+from .padding import zero_padding
 from .rope import RotaryEmbedding
 from .state import TensorState
 
@@ -185,8 +186,7 @@ class SlidingWindowAttention(nn.Module):
             reset=reset,
         )
         out = self.to_out(out.transpose(1, 2).reshape(B, T, H * Dh))
-        if mask is not None:
-            out = out * mask.unsqueeze(-1).to(out.dtype)
+        out = zero_padding(out, mask)
         if reset is not None:
             # every later query belongs to this call's last document (or a newer one): the cache hides
             # the keys before its start, so a split row sees exactly what one call would

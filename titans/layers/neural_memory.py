@@ -18,6 +18,7 @@ from ..ops.mlp import check_activation, memory_forward
 from ..ops.token_step import token_step
 from .checks import check_sequence
 from .memory_state import MemoryState
+from .padding import zero_padding
 from .precision import autocast_off
 from .short_conv import ShortConv, causal_conv
 from .write_record import WriteRecorder
@@ -38,11 +39,6 @@ def _prepend(pending: torch.Tensor, new: torch.Tensor, dim: int = 2) -> torch.Te
     if pending.shape[dim] == 0:
         return new
     return torch.cat([pending.to(new.dtype), new], dim=dim)
-
-
-def _unpadded(t: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """t ``[B, T, C]`` with the padding (mask False) zeroed."""
-    return t if mask is None else t * mask.unsqueeze(-1).to(t.dtype)
 
 
 def _join(parts: list[torch.Tensor]) -> torch.Tensor:
@@ -215,7 +211,7 @@ class NeuralMemory(nn.Module):
         """q, k, v ``[B, H, T, D]`` and the new conv tails."""
         # padding must not reach the memory, also not through the conv window of later tokens; the three
         # convolutions run as one over the concatenated channels (they are depthwise)
-        out, tail = causal_conv(_unpadded(self.to_qkv(x), mask), torch.cat([conv.weight for conv in self.convs]),
+        out, tail = causal_conv(zero_padding(self.to_qkv(x), mask), torch.cat([conv.weight for conv in self.convs]),
                                 torch.cat(state.conv_tails, dim=-1), reset)
         q, k, v = (self._split_heads(part) for part in F.silu(out).chunk(3, dim=-1))
         tails = tuple(t.contiguous() for t in tail.chunk(3, dim=-1))  # own storage each (safetensors)
@@ -457,7 +453,7 @@ class NeuralMemory(nn.Module):
         B, _, T, _ = y.shape
         y = F.rms_norm(y, (self.dim_head,)) * self.out_norm_weight.unsqueeze(1).to(y.dtype)
         y = y.transpose(1, 2).reshape(B, T, -1).to(dtype) * gate
-        return _unpadded(self.to_out(y), mask)
+        return zero_padding(self.to_out(y), mask)
 
     def read(
         self,
@@ -478,7 +474,7 @@ class NeuralMemory(nn.Module):
         ``[B, T, dim]`` through the same output norm, gate and projection as ``forward``, and the new
         q tail.
         """
-        q = _unpadded(F.linear(x, self.to_qkv.weight[: self.heads * self.dim_head]), mask)  # _project's q rows
+        q = zero_padding(F.linear(x, self.to_qkv.weight[: self.heads * self.dim_head]), mask)  # _project's q rows
         q, q_tail = self.convs[0](q, q_tail, reset)
         q = F.normalize(self._split_heads(F.silu(q)), dim=-1).to(compute_dtype(x.dtype))
         return self._output(self._read_at(weights, q, reset), self._out_gate(x), mask, x.dtype), q_tail

@@ -24,6 +24,7 @@ from ..config import TitansConfig
 from ..jsonfile import read_json_object
 from ..layers.attention import AttentionState
 from ..layers.memory_state import MemoryState
+from ..layers.padding import zero_padding
 from ..layers.state import TensorState
 from ..ops.linear_cross_entropy import linear_cross_entropy
 from .lmm import LMMBlock
@@ -132,8 +133,7 @@ class TitansLM(nn.Module):
             # reading it, which would break a torch.compile graph)
             reset = torch.cat([torch.zeros_like(reset[:, :1]), reset[:, 1:]], dim=1)
         x = self.embed(tokens)
-        if mask is not None:
-            x = x * mask.unsqueeze(-1).to(x.dtype)
+        x = zero_padding(x, mask)
         layer_states = [None] * len(self.blocks) if state is None else state.layers
         new_states = []
         for block, block_state in zip(self.blocks, layer_states):
