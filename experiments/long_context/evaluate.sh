@@ -4,12 +4,13 @@
 # model (BEST, default lmm), 50 at 256K for lmm-long, and the million-byte passkey run.
 # Results go to experiments/long_context/results/. Full attention (transformer) stops at 32K, where it
 # stays affordable on a CPU. SAMPLES=10 gives the issue's protocol (10 per cell, 50 per length);
-# the default of 2 is what fits a CPU session for six models.
+# the default of 2 is what fits a CPU session for six models. VARIANTS picks the grid's models
+# (VARIANTS="" skips the grid, as HEADLINE="" and STAGED="" skip theirs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=experiments/long_context
 samples=${SAMPLES:-2}
-for variant in ${VARIANTS:-mac mac-n lmm lmm-long lmm-mix lmm-w mag mag-8k mal mal-8k mal-16k swa transformer}; do
+for variant in ${VARIANTS-mac mac-n lmm lmm-long lmm-mix lmm-w mag mag-8k mal mal-8k mal-16k swa transformer}; do
     [ -d "$dir/checkpoints/$variant" ] || { echo "no checkpoint for $variant: skipped"; continue; }
     cap=()
     [ "$variant" = transformer ] && cap=(--max-length 32K)

@@ -29,7 +29,8 @@ def test_kernels_need_no_more_shared_memory_than_auto_assumes(direction, depth, 
     D, Dh = (side, side) if depth == 1 else (side // 2, side * 2)
     q = torch.empty(1, 1, 1, chunk_size, D, device="meta")
     state = [torch.empty(1, 1, D, Dh, device="meta")]
-    meta = triton_walk._meta(q, state, depth, "gelu", residual=False, resets=True, precision=precision)
+    meta = triton_walk._meta(q, state, depth, "gelu", residual=False, resets=True, after=True,
+                             precision=precision)
     options = dict(num_warps=meta.pop("num_warps"), num_stages=meta.pop("num_stages"))
     meta.pop("Dh", None)
     if direction == "forward":

@@ -39,6 +39,7 @@ CASES = {
     "depth2-residual-resets-mask": (dict(B=1, T=14, D=8, hidden=16),
                                     dict(chunk_size=5, residual=True, resets=True, mask=True), "triton"),
     "depth2-forget-to-reset-weights": (dict(T=13, D=8, hidden=16), dict(chunk_size=4, forget=True), "triton"),
+    "depth1-forget-to-reset-weights": (dict(B=1, T=11, D=8, depth=1), dict(chunk_size=4, forget=True), "triton"),
     "depth1-forget-resets-mask": (dict(T=13, D=8, depth=1), dict(chunk_size=4, forget=True, resets=True, mask=True),
                                   "triton"),
     "falls-back-for-weight-change": (dict(T=9, D=8, hidden=16), dict(chunk_size=4, weight_change=True), "torch"),

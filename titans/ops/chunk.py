@@ -146,8 +146,6 @@ def chunk_memory_update(
         # W_t = A_t W_enter + (1 - A_t) W0 + writes: what the entering weights lose to the decay, W0 takes
         # (all of it from a document start on, where A_t = 0); W0 enters through the resets' terms
         coeffs["R"] = -torch.expm1(chunk_log_keep.cumsum(-1))
-        if from_reset is None and triton:  # no token takes its gradient at W0; the kernels ask all the same
-            from_reset = torch.zeros(B, 1, *chunk_log_keep.shape[2:], dtype=torch.bool, device=x.q.device)
     Q, K, V = (_to_chunks(t, pad, b) for t in (x.q, x.k, x.v))  # [B, H, N, b, D]
     qk_term = coeffs["C"] * (Q @ K.mT)  # the first layer's scores do not depend on the weights
 

@@ -2,9 +2,9 @@
 
 The mapping to SPEC §1 and the paper is in ``triton_step``. Per chunk: ``d = 2 (K W (+ K) - V)``,
 ``y = A*(Q W) + Bm*(Q S) - qk d (+ Q)``, ``W' = a W + bm S - K^T (c * d)``, ``S' = e S - K^T (s * d)``.
-With ``RESETS``, tokens after a document start in the chunk take d from the reset weights' key pass
-(``rd``, computed in autograd outside) and the reset weights W0 enter with share R:
-``y += R*(Q W0)``, ``W' += r W0``.
+With ``RESETS`` the reset weights W0 enter with share R: ``y += R*(Q W0)``, ``W' += r W0``; with ``AFTER``
+(document resets, not forgetting towards W0 alone) tokens after a document start in the chunk take d
+from the reset weights' key pass (``rd``, computed in autograd outside).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .triton_step import (_chunk_inputs, _chunk_resets, _last, _load, _mm, _rowd
 
 @triton.jit
 def _key_pass(K, V, W, R, after, rd, tok, tb, td, b, D, PREC: tl.constexpr, RESIDUAL: tl.constexpr,
-              RESETS: tl.constexpr):
+              RESETS: tl.constexpr, AFTER: tl.constexpr):
     """d = 2 (M_W(K) - V) at the chunk's entering weights; after a document start in the chunk, the reset
     keys' delta ``rd`` instead. Also the chunk's reset share, flags and end share (zeros without resets)."""
     out = _mm(K, W, PREC)
@@ -29,8 +29,9 @@ def _key_pass(K, V, W, R, after, rd, tok, tb, td, b, D, PREC: tl.constexpr, RESI
     aft = tb < 0
     r_end = 0.0
     if RESETS:
-        Rv, aft, r_end = _chunk_resets(R, after, tok, tb, b)
-        d = tl.where(aft[:, None], _load(rd + tok * D, tb, td, b, D), d)
+        Rv, aft, r_end = _chunk_resets(R, after, tok, tb, b, AFTER)
+        if AFTER:
+            d = tl.where(aft[:, None], _load(rd + tok * D, tb, td, b, D), d)
     return d, Rv, aft, r_end
 
 
@@ -39,7 +40,7 @@ def _forward_depth1(q, k, v, qk, A, Bm, C, s, e, R, after, W_in, S_in, W0_in, rd
                     y, loss, W_out, S_out, W_all, S_all,
                     N, b, D,
                     BB: tl.constexpr, BD: tl.constexpr, RESIDUAL: tl.constexpr, RESETS: tl.constexpr,
-                    SAVE: tl.constexpr, PREC: tl.constexpr):
+                    AFTER: tl.constexpr, SAVE: tl.constexpr, PREC: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     tb, td = tl.arange(0, BB), tl.arange(0, BD)
     W = _load(W_in + row * D * D, td, td, D, D)
@@ -52,7 +53,7 @@ def _forward_depth1(q, k, v, qk, A, Bm, C, s, e, R, after, W_in, S_in, W0_in, rd
             _store(S_all + (row * N + n) * D * D, S, td, td, D, D)
         tok, Q, K, V, QK, Cm, Av, Bv, sv, c_end, a_end, bm_end, e_n = _chunk_inputs(
             q, k, v, qk, A, Bm, C, s, e, row, n, N, b, D, tb, td)
-        d, Rv, aft, r_end = _key_pass(K, V, W, R, after, rd, tok, tb, td, b, D, PREC, RESIDUAL, RESETS)
+        d, Rv, aft, r_end = _key_pass(K, V, W, R, after, rd, tok, tb, td, b, D, PREC, RESIDUAL, RESETS, AFTER)
         tl.store(loss + tok + tb, 0.25 * tl.sum(d * d, axis=1), mask=tb < b)
         Y = Av[:, None] * _mm(Q, W, PREC) + Bv[:, None] * _mm(Q, S, PREC) - _mm(QK, d, PREC)
         if RESIDUAL:
@@ -73,7 +74,7 @@ def _backward_depth1(q, k, v, qk, A, Bm, C, s, e, R, after, W_all, S_all, W0_in,
                      dq, dk, dv, dqk, dA, dBm, dC, ds, de, dR, dW_out, dS_out, dW0_out, d_rd,
                      N, b, D,
                      BB: tl.constexpr, BD: tl.constexpr, RESIDUAL: tl.constexpr, RESETS: tl.constexpr,
-                     PREC: tl.constexpr):
+                     AFTER: tl.constexpr, PREC: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     tb, td = tl.arange(0, BB), tl.arange(0, BD)
     gW = _load(gW_in + row * D * D, td, td, D, D)  # the gradients of the state leaving the chunk
@@ -88,7 +89,7 @@ def _backward_depth1(q, k, v, qk, A, Bm, C, s, e, R, after, W_all, S_all, W0_in,
         tok, Q, K, V, QK, Cm, Av, Bv, sv, c_end, a_end, bm_end, e_n = _chunk_inputs(
             q, k, v, qk, A, Bm, C, s, e, row, n, N, b, D, tb, td)
         dY = _load(dy + tok * D, tb, td, b, D)
-        d, Rv, aft, r_end = _key_pass(K, V, W, R, after, rd, tok, tb, td, b, D, PREC, RESIDUAL, RESETS)
+        d, Rv, aft, r_end = _key_pass(K, V, W, R, after, rd, tok, tb, td, b, D, PREC, RESIDUAL, RESETS, AFTER)
 
         # chunk end: W' = a W + bm S - K^T (c * d) [+ r W0],  S' = e S - K^T (s * d)
         dW = a_end * gW
@@ -118,7 +119,7 @@ def _backward_depth1(q, k, v, qk, A, Bm, C, s, e, R, after, W_all, S_all, W0_in,
             dQ += Rv[:, None] * via_W0
             tl.store(dR + tok + tb, _rowdot(via_W0, Q) + _last(tb, b, _total(gW * W0)), mask=tb < b)
             dW0 += r_end * gW + _mm(tl.trans(Q), Rv[:, None] * dY, PREC)
-            # tokens after a document start took d from the reset weights' key pass
+        if AFTER:  # tokens after a document start took d from the reset weights' key pass
             _store(d_rd + tok * D, tl.where(aft[:, None], dd, 0.0), tb, td, b, D)
             dd = tl.where(aft[:, None], 0.0, dd)
 

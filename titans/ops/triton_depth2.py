@@ -1,10 +1,10 @@
 """Triton walk of a depth-2 memory, ``M(x) = act(x W1) W2 (+ x)``: forward and backward kernels.
 
 The mapping to SPEC §1 and the paper is in ``triton_step``; the lines below are
-``chunk_step.forward_step`` / ``backward_step`` for two layers. With ``RESETS``, tokens after a document
-start in the chunk take h1, d1 and d2 from the reset weights' key pass (``rh1, rd1, rd2``, computed in
-autograd outside), and the reset weights W0 enter with share R: ``u += R*(Q W0_1)``,
-``y += R*(x1 W0_2)``, ``W_l' += r W0_l``.
+``chunk_step.forward_step`` / ``backward_step`` for two layers. With ``RESETS`` the reset weights W0
+enter with share R: ``u += R*(Q W0_1)``, ``y += R*(x1 W0_2)``, ``W_l' += r W0_l``; with ``AFTER`` (document
+resets, not forgetting towards W0 alone) tokens after a document start in the chunk take h1, d1 and d2
+from the reset weights' key pass (``rh1, rd1, rd2``, computed in autograd outside).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def _forward_depth2(q, k, v, qk, A, Bm, C, s, e, R, after, W1_in, W2_in, S1_in, 
                     y, loss, W1_out, W2_out, S1_out, S2_out, W1_all, W2_all, S1_all, S2_all,
                     N, b, D, Dh,
                     BB: tl.constexpr, BD: tl.constexpr, BH: tl.constexpr, GELU: tl.constexpr,
-                    RESIDUAL: tl.constexpr, RESETS: tl.constexpr, SAVE: tl.constexpr, PREC: tl.constexpr):
+                    RESIDUAL: tl.constexpr, RESETS: tl.constexpr, AFTER: tl.constexpr,
+                    SAVE: tl.constexpr, PREC: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     tb, td, th = tl.arange(0, BB), tl.arange(0, BD), tl.arange(0, BH)
     size = D * Dh
@@ -51,7 +52,8 @@ def _forward_depth2(q, k, v, qk, A, Bm, C, s, e, R, after, W1_in, W2_in, S1_in, 
         d2 = 2.0 * (out - V)
         d1 = _mm(d2, tl.trans(W2), PREC) * _act_d1(z, GELU)
         if RESETS:
-            Rv, aft, r_end = _chunk_resets(R, after, tok, tb, b)
+            Rv, aft, r_end = _chunk_resets(R, after, tok, tb, b, AFTER)
+        if AFTER:
             h1 = tl.where(aft[:, None], _load(rh1 + tok * Dh, tb, th, b, Dh), h1)
             d1 = tl.where(aft[:, None], _load(rd1 + tok * Dh, tb, th, b, Dh), d1)
             d2 = tl.where(aft[:, None], _load(rd2 + tok * D, tb, td, b, D), d2)
@@ -89,7 +91,8 @@ def _backward_depth2(q, k, v, qk, A, Bm, C, s, e, R, after, W1_all, W2_all, S1_a
                      dW01_out, dW02_out, d_rh1, d_rd1, d_rd2,
                      N, b, D, Dh,
                      BB: tl.constexpr, BD: tl.constexpr, BH: tl.constexpr, GELU: tl.constexpr,
-                     RESIDUAL: tl.constexpr, RESETS: tl.constexpr, PREC: tl.constexpr):
+                     RESIDUAL: tl.constexpr, RESETS: tl.constexpr, AFTER: tl.constexpr,
+                     PREC: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     tb, td, th = tl.arange(0, BB), tl.arange(0, BD), tl.arange(0, BH)
     size = D * Dh
@@ -124,7 +127,8 @@ def _backward_depth2(q, k, v, qk, A, Bm, C, s, e, R, after, W1_all, W2_all, S1_a
         h1, d1, d2 = hk, back * act1, dk2
         # ... or the reset weights' after a document start, and the read
         if RESETS:
-            Rv, aft, r_end = _chunk_resets(R, after, tok, tb, b)
+            Rv, aft, r_end = _chunk_resets(R, after, tok, tb, b, AFTER)
+        if AFTER:
             h1 = tl.where(aft[:, None], _load(rh1 + tok * Dh, tb, th, b, Dh), h1)
             d1 = tl.where(aft[:, None], _load(rd1 + tok * Dh, tb, th, b, Dh), d1)
             d2 = tl.where(aft[:, None], _load(rd2 + tok * D, tb, td, b, D), d2)
@@ -185,7 +189,7 @@ def _backward_depth2(q, k, v, qk, A, Bm, C, s, e, R, after, W1_all, W2_all, S1_a
             dQ += Rv[:, None] * via_W0
             tl.store(dR + tok + tb, dRv + _rowdot(via_W0, Q), mask=tb < b)
             dW01 += _mm(tl.trans(Q), Rv[:, None] * du, PREC)
-            # tokens after a document start took h1, d1, d2 from the reset weights' key pass
+        if AFTER:  # tokens after a document start took h1, d1, d2 from the reset weights' key pass
             _store(d_rh1 + tok * Dh, tl.where(aft[:, None], dh1, 0.0), tb, th, b, Dh)
             _store(d_rd1 + tok * Dh, tl.where(aft[:, None], dd1, 0.0), tb, th, b, Dh)
             _store(d_rd2 + tok * D, tl.where(aft[:, None], dd2, 0.0), tb, td, b, D)

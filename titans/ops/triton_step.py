@@ -24,9 +24,10 @@ step theta), ``a, bm, c`` their last rows, ``s`` the momentum row and ``e`` the 
 (all from ``gates.chunk_coefficients``, in autograd outside the kernels); ``qk = C * (Q K^T)`` comes
 in precomputed. Depth 1 is the same with ``out = K W (+ K)`` and ``y = A*(Q W) + Bm*(Q S) - qk d``.
 Masks reach the walk only through these coefficients, so they need nothing here. Document resets
-(``RESETS``) add the reset weights W0 with their share R (``u += R*(Q W0_1)``, ``W_l' += r W0_l``) and
-take h1, d1, d2 of the tokens after a document start from the reset weights' key pass, computed in
-autograd outside like the coefficients (``chunk_step``'s bracketed terms).
+and forgetting towards W0 (``RESETS``) add the reset weights W0 with their share R (``u += R*(Q W0_1)``,
+``W_l' += r W0_l``); document resets (``AFTER``) also take h1, d1, d2 of the tokens after a document start
+from the reset weights' key pass, computed in autograd outside like the coefficients (``chunk_step``'s
+bracketed terms).
 
 The forward stores each chunk's entering W and S (with ``SAVE``) and nothing else; the backward walks
 the chunks in reverse, recomputes the chunk's activations from them and applies
@@ -130,10 +131,13 @@ def _chunk_inputs(q, k, v, qk, A, Bm, C, s, e, row, n, N, b, D, tb, td):
 
 
 @triton.jit
-def _chunk_resets(R, after, tok, tb, b):
-    """The reset weights' share R per token, whether a token follows a document start in the chunk,
-    and R's last entry."""
-    return _load_vec(R + tok, tb, b), _load_vec(after + tok, tb, b) != 0.0, tl.load(R + tok + b - 1).to(tl.float32)
+def _chunk_resets(R, after, tok, tb, b, AFTER: tl.constexpr):
+    """The reset weights' share R per token, whether a token follows a document start in the chunk
+    (none without ``AFTER``), and R's last entry."""
+    aft = tb < 0
+    if AFTER:
+        aft = _load_vec(after + tok, tb, b) != 0.0
+    return _load_vec(R + tok, tb, b), aft, tl.load(R + tok + b - 1).to(tl.float32)
 
 
 @triton.jit

@@ -137,10 +137,11 @@ class TritonChunkedMemory(torch.autograd.Function):
         with _on_device(q):
             _kernel("forward", depth)[(B * H,)](
                 *chunked, *resets[:2], *state, *resets[2:], y, loss, *final, *entering, N, b, D,
-                **_meta(q, state, depth, activation, residual, R is not None, precision),
+                **_meta(q, state, depth, activation, residual, R is not None, after is not None, precision),
                 SAVE=needs_backward,
             )
-        ctx.config, ctx.has_resets = config, R is not None
+        ctx.config, ctx.has_resets, ctx.has_after = config, R is not None, after is not None
+        ctx.reset_inputs = len(tensors) - 2 * depth
         if needs_backward:
             ctx.save_for_backward(*chunked, *resets, *entering)
         ctx.mark_non_differentiable(loss)
@@ -165,11 +166,12 @@ class TritonChunkedMemory(torch.autograd.Function):
         with _on_device(q):
             _kernel("backward", depth)[(B * H,)](
                 *chunked, R, after, *entering, *reset_tensors, dy, *d_final, *grads, dR, *d_initial, *d_reset,
-                N, b, D, **_meta(q, entering, depth, activation, residual, ctx.has_resets, precision),
+                N, b, D, **_meta(q, entering, depth, activation, residual, ctx.has_resets, ctx.has_after,
+                                 precision),
             )
         if not ctx.has_resets:
             return (None, *grads, None, None, *d_initial)
-        return (None, *grads, dR, None, *d_initial, *d_reset)
+        return (None, *grads, dR, None, *d_initial, *d_reset[: ctx.reset_inputs])
 
 
 def _kernel(direction: str, depth: int):
@@ -179,16 +181,17 @@ def _kernel(direction: str, depth: int):
     return getattr(module, f"_{direction}_depth{depth}")
 
 
-def _meta(q, state, depth, activation, residual, resets, precision) -> dict:
+def _meta(q, state, depth, activation, residual, resets, after, precision) -> dict:
     """The kernels' size arguments after D, their compile-time switches and launch options.
 
     num_stages=1: software pipelining of the chunk loop would keep several chunks' loads (in the
     backward, several copies of the state) in shared memory; compiled for sm_90 it took the depth-2
     backward at D = 32, Dh = 128 from 315 KB, past an H100's 227 KB, to 163 KB.
-    num_warps: ``NUM_WARPS``.
+    num_warps: ``NUM_WARPS``. RESETS: the reset weights W0 enter (document resets, or forgetting
+    towards W0); AFTER: tokens after a document start take the reset weights' key pass (resets only).
     """
-    meta = dict(BB=_block(q.shape[3]), BD=_block(q.shape[4]), RESIDUAL=residual, RESETS=resets, PREC=precision,
-                num_stages=1, num_warps=NUM_WARPS)
+    meta = dict(BB=_block(q.shape[3]), BD=_block(q.shape[4]), RESIDUAL=residual, RESETS=resets, AFTER=after,
+                PREC=precision, num_stages=1, num_warps=NUM_WARPS)
     if depth == 2:
         Dh = state[0].shape[-1]
         meta.update(Dh=Dh, BH=_block(Dh), GELU=activation == "gelu")
@@ -196,9 +199,14 @@ def _meta(q, state, depth, activation, residual, resets, precision) -> dict:
 
 
 def _reset_inputs(q, R, after, reset_tensors, depth) -> list[torch.Tensor]:
-    """R, after (as float32 over all rows) and the reset tensors, contiguous; without resets, a
-    one-element placeholder in each place (the kernels never read them then)."""
+    """R, after (as float32 over all rows) and the reset tensors (the reset weights, then the reset keys'
+    pass), contiguous; a one-element placeholder in each place the call lacks (the kernels never read it
+    then): all of them without resets, ``after`` and the key pass when forgetting towards W0 alone."""
+    placeholder = q.new_empty(1)
     if R is None:
-        return [q.new_empty(1)] * (2 + (2 if depth == 1 else 5))
+        return [placeholder] * (2 + (2 if depth == 1 else 5))
+    if after is None:
+        weights = [t.contiguous() for t in reset_tensors]
+        return [R.contiguous(), placeholder, *weights] + [placeholder] * (2 * depth - 1)
     after = after.expand(R.shape).to(torch.float32)
     return [t.contiguous() for t in (R, after, *reset_tensors)]
