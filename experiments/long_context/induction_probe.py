@@ -89,7 +89,9 @@ def where_row(rng: random.Random, length: int) -> tuple[bytes, int]:
     """bAbI qa1's lookup with random-letter places: two people's moves ("Henry went to the qzvk. ") among
     random letters, then "Where is Henry? Answer: " and the place of that person's last move. The places
     are random letters, so no prior over a word list can answer: the model has to bind the name asked
-    about to that person's last move and copy the place (the answer and its "." are scored)."""
+    about to that person's last move and copy the place (the answer and its "." are scored). Copying the
+    last fact's place instead is right in 64.6 % of rows (the asked person moved last: always when only
+    one of the two moved, which 2-4 moves leave 7 times in 24; else half the time)."""
     people = rng.sample(part_of(NAMES, "train"), 2)
     where, facts = {}, []
     for _ in range(rng.randint(2, 4)):
