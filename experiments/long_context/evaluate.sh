@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=experiments/long_context
 samples=${SAMPLES:-2}
-for variant in ${VARIANTS-mac mac-n lmm lmm-long lmm-mix lmm-w mag mag-8k mal mal-8k mal-16k swa transformer}; do
+grid="mac mac-n lmm lmm-long lmm-mix lmm-w mag mag-8k mag-32k mal mal-8k mal-16k swa transformer"
+for variant in ${VARIANTS-$grid}; do
     [ -d "$dir/checkpoints/$variant" ] || { echo "no checkpoint for $variant: skipped"; continue; }
     cap=()
     [ "$variant" = transformer ] && cap=(--max-length 32K)
@@ -28,9 +29,10 @@ for length in ${HEADLINE-16K 64K}; do
     titans eval niah "$dir/checkpoints/${BEST:-lmm}" --tasks pk --lengths "$length" --samples 20 --seed 1 \
         --out "$dir/results/${BEST:-lmm}/niah-pk-$length-n100"
 done
-# MAG and MAL after LMM's 8K stage (and MAL after its 16K stage too): 200 PK samples at 16K, seed 1 (the samples
-# of MAG's and MAL's headline) and seed 3 (README, "MAG and MAL on LMM's 8K stage"); STAGED="" skips them
-for variant in ${STAGED-mag-8k mal-8k mal-16k}; do
+# MAG and MAL after LMM's 8K stage (MAL after its 16K stage too, MAG after the 16K and a 32K stage): 200 PK samples
+# at 16K, seed 1 (the samples of MAG's and MAL's headline) and seed 3 (README, "MAG and MAL on LMM's 8K stage");
+# STAGED="" skips them
+for variant in ${STAGED-mag-8k mag-32k mal-8k mal-16k}; do
     for seed in 1 3; do
         suffix=""
         [ "$seed" = 3 ] && suffix="-seed3"

@@ -15,8 +15,8 @@ from titans.eval.recall import CellResult
 from titans.eval.report import by_length
 
 RESULTS = Path(__file__).parent / "results"
-VARIANTS = ("mac", "mac-n", "mag", "mag-8k", "mal", "mal-8k", "mal-16k", "lmm", "lmm-long", "lmm-mix", "lmm-w", "swa",
-            "transformer")
+VARIANTS = ("mac", "mac-n", "mag", "mag-8k", "mag-32k", "mal", "mal-8k", "mal-16k", "lmm", "lmm-long", "lmm-mix",
+            "lmm-w", "swa", "transformer")
 
 
 def main() -> None:

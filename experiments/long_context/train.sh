@@ -20,9 +20,12 @@
 #   8. for the variants in EIGHT (default: mag mal), LMM's 8K passkey stage (the first of LONGER: 300 steps on one
 #      row of 8K packed with samples of 2-8K bytes, lr 3e-4) from their last stage, exported as VARIANT-8k
 #      (README, "MAG and MAL on LMM's 8K stage"; the committed ones ran from the committed bf16 mag and mal).
-#   9. for the variants in SIXTEEN (default: mal; among EIGHT's), LMM's 16K passkey stage (the second of LONGER:
+#   9. for the variants in SIXTEEN (default: mal mag; among EIGHT's), LMM's 16K passkey stage (the second of LONGER:
 #      200 steps on one row of 16K packed with samples of 4-16K bytes, lr 3e-4) from stage 8's run, exported as
-#      VARIANT-16k (README, "MAL and MAG on LMM's 16K stage"; MAG's was run and not kept).
+#      VARIANT-16k (README, "MAL and MAG on LMM's 16K stage") unless the variant goes on to stage 10.
+#  10. for the variants in THIRTYTWO (default: mag; among SIXTEEN's), a 32K passkey stage (100 steps on one row of
+#      32K packed with samples of 8-32K bytes, lr 3e-4) from stage 9's run, exported as VARIANT-32k
+#      (README, "A 32K stage for MAG").
 # VARIANTS picks the models (default: every variant); one thread each, so two can run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -92,9 +95,14 @@ for variant in ${VARIANTS:-lmm mag mac mal transformer swa}; do
     if [[ " ${EIGHT-mag mal} " == *" $variant "* ]]; then
         longer "$final" "runs/recall8k-$variant" 8192 2048 300
         titans export "runs/recall8k-$variant" "$dir/checkpoints/$variant-8k" --dtype bfloat16
-        if [[ " ${SIXTEEN-mal} " == *" $variant "* ]]; then
+        if [[ " ${SIXTEEN-mal mag} " == *" $variant "* ]]; then
             longer "runs/recall8k-$variant" "runs/recall16k-$variant" 16384 4096 200
-            titans export "runs/recall16k-$variant" "$dir/checkpoints/$variant-16k" --dtype bfloat16
+            if [[ " ${THIRTYTWO-mag} " == *" $variant "* ]]; then
+                longer "runs/recall16k-$variant" "runs/recall32k-$variant" 32768 8192 100
+                titans export "runs/recall32k-$variant" "$dir/checkpoints/$variant-32k" --dtype bfloat16
+            else
+                titans export "runs/recall16k-$variant" "$dir/checkpoints/$variant-16k" --dtype bfloat16
+            fi
         fi
     fi
     if [[ " ${WORDS-lmm} " == *" $variant "* ]]; then
