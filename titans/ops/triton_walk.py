@@ -117,9 +117,9 @@ class TritonChunkedMemory(torch.autograd.Function):
 
     Takes what ``ChunkedMemory`` takes (config ``(depth, activation, residual, needs_backward,
     weight_change)`` with weight_change False, and ``dot_precision``'s choice appended; then q, k, v,
-    qk, A, Bm, C, s, e, R, after, the state and, with resets, the reset weights and the reset keys'
-    layer inputs and deltas) and returns the same, with None where ``ChunkedMemory`` gives the weight
-    change.
+    qk, A, Bm, C, s, e, R, after, the state, then with R the reset weights, and with ``after`` (document
+    resets; None when forgetting towards W0 alone) the reset keys' layer inputs and deltas) and returns
+    the same, with None where ``ChunkedMemory`` gives the weight change.
     """
 
     @staticmethod
