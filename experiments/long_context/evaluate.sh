@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Evaluate the committed recall checkpoints (no training needed): the S-NIAH-PK heatmap (1K-64K x five
 # depths), N and W at a middle depth, BABILong-style qa1-qa5, 100 PK samples at 16K and 64K for the best
-# model (BEST, default lmm), 50 at 256K for lmm-long, and the million-byte passkey run.
+# model (BEST, default lmm), 200 at 16K for the staged MAG and MAL models, the further sets of 100 the table
+# pools (SETS), 50 at 256K for lmm-long, and the million-byte passkey run.
 # Results go to experiments/long_context/results/. Full attention (transformer) stops at 32K, where it
 # stays affordable on a CPU. SAMPLES=10 gives the issue's protocol (10 per cell, 50 per length);
 # the default of 2 is what fits a CPU session for six models. VARIANTS picks the grid's models
@@ -40,6 +41,20 @@ for variant in ${STAGED-mag-8k mag-32k mal-8k mal-16k}; do
             --out "$dir/results/$variant/niah-pk-16K-n100$suffix"
     done
 done
+# the further sets of 100 PK samples (20 per depth) the table pools: lmm's second set at 16K and 64K, lmm-long's five,
+# and the two that mag-32k was read on after its keep rule (README, "Longer samples", "A 32K stage for MAG");
+# SETS=0 skips them
+if [ "${SETS:-1}" = 1 ]; then
+    for spec in lmm:16K:3 lmm:64K:3 lmm-long:16K:1,3,4,5,6 lmm-long:64K:1,3,4,5,6 mag-32k:16K:4,5; do
+        IFS=: read -r variant length seeds <<< "$spec"
+        for seed in ${seeds//,/ }; do
+            suffix=""
+            [ "$seed" = 1 ] || suffix="-seed$seed"
+            titans eval niah "$dir/checkpoints/$variant" --tasks pk --lengths "$length" --samples 20 --seed "$seed" \
+                --out "$dir/results/$variant/niah-pk-$length-n100$suffix"
+        done
+    done
+fi
 # lmm-long at 256K: 50 PK samples (10 per depth), seed 1, as two one-thread processes over the depths
 # (README, "Longer samples"; LONGEST=0 skips it)
 if [ "${LONGEST:-1}" = 1 ]; then
