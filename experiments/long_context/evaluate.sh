@@ -24,36 +24,37 @@ for variant in ${VARIANTS-$grid}; do
     titans eval babilong "$dir/checkpoints/$variant" --lengths 1K,4K,16K --samples "$((samples * 2))" \
         "${cap[@]}" --out "$out/babilong"
 done
-# the headline numbers: 100 PK samples per length (20 per depth) for the best model, seed 1 (other
-# samples than the grid's, so the two pool); 16K and 64K by default (HEADLINE="" skips them)
+# hundred VARIANT LENGTH SEED...: 100 PK samples (20 per depth) per seed, to results/VARIANT/niah-pk-LENGTH-n100
+# (seed 1) or ...-n100-seedK; the sets of one model and length pool in the table
+hundred() {
+    local variant=$1 length=$2 seed suffix
+    shift 2
+    for seed in "$@"; do
+        suffix=""
+        [ "$seed" = 1 ] || suffix="-seed$seed"
+        titans eval niah "$dir/checkpoints/$variant" --tasks pk --lengths "$length" --samples 20 --seed "$seed" \
+            --out "$dir/results/$variant/niah-pk-$length-n100$suffix"
+    done
+}
+# the headline numbers for the best model, seed 1 (other samples than the grid's, so the two pool); 16K and 64K
+# by default (HEADLINE="" skips them)
 for length in ${HEADLINE-16K 64K}; do
-    titans eval niah "$dir/checkpoints/${BEST:-lmm}" --tasks pk --lengths "$length" --samples 20 --seed 1 \
-        --out "$dir/results/${BEST:-lmm}/niah-pk-$length-n100"
+    hundred "${BEST:-lmm}" "$length" 1
 done
-# MAG and MAL after LMM's 8K stage (MAL after its 16K stage too, MAG after the 16K and a 32K stage): 200 PK samples
-# at 16K, seed 1 (the samples of MAG's and MAL's headline) and seed 3 (README, "MAG and MAL on LMM's 8K stage");
+# MAG and MAL after LMM's 8K stage (MAL after its 16K stage too, MAG after the 16K and a 32K stage): 200 at 16K,
+# seed 1 (the samples of MAG's and MAL's headline) and seed 3 (README, "MAG and MAL on LMM's 8K stage");
 # STAGED="" skips them
 for variant in ${STAGED-mag-8k mag-32k mal-8k mal-16k}; do
-    for seed in 1 3; do
-        suffix=""
-        [ "$seed" = 3 ] && suffix="-seed3"
-        titans eval niah "$dir/checkpoints/$variant" --tasks pk --lengths 16K --samples 20 --seed "$seed" \
-            --out "$dir/results/$variant/niah-pk-16K-n100$suffix"
-    done
+    hundred "$variant" 16K 1 3
 done
-# the further sets of 100 PK samples (20 per depth) the table pools: lmm's second set at 16K and 64K, lmm-long's five,
-# and the two that mag-32k was read on after its keep rule (README, "Longer samples", "A 32K stage for MAG");
-# SETS=0 skips them
+# the further sets the table pools: lmm's second set at 16K and 64K, lmm-long's five, and the two that mag-32k was
+# read on after its keep rule (README, "Longer samples", "A 32K stage for MAG"); SETS=0 skips them
 if [ "${SETS:-1}" = 1 ]; then
-    for spec in lmm:16K:3 lmm:64K:3 lmm-long:16K:1,3,4,5,6 lmm-long:64K:1,3,4,5,6 mag-32k:16K:4,5; do
-        IFS=: read -r variant length seeds <<< "$spec"
-        for seed in ${seeds//,/ }; do
-            suffix=""
-            [ "$seed" = 1 ] || suffix="-seed$seed"
-            titans eval niah "$dir/checkpoints/$variant" --tasks pk --lengths "$length" --samples 20 --seed "$seed" \
-                --out "$dir/results/$variant/niah-pk-$length-n100$suffix"
-        done
-    done
+    hundred lmm 16K 3
+    hundred lmm 64K 3
+    hundred lmm-long 16K 1 3 4 5 6
+    hundred lmm-long 64K 1 3 4 5 6
+    hundred mag-32k 16K 4 5
 fi
 # lmm-long at 256K: 50 PK samples (10 per depth), seed 1, as two one-thread processes over the depths
 # (README, "Longer samples"; LONGEST=0 skips it)
