@@ -1,8 +1,10 @@
 """The main job against a Transformer++ of the same parameter count, trained for the same wall-clock time.
 
     python benchmarks/main_job.py --minutes 10 --json benchmarks/results/main_job_cpu.json
+    python benchmarks/main_job.py --set 'memory_layers=[1,3]'   # the memory in two of the four blocks
 
-The Titans model is exactly what `titans train` runs with no options (configs/main.toml). The baseline
+The Titans model is exactly what `titans train` runs with no options (configs/main.toml), or that model
+with the fields --set changes. The baseline
 is a Transformer++ in the same macro-architecture whose width is the multiple of its head count that
 brings its parameter count closest to the Titans model's, trained on the same data with the same
 context, batch, learning-rate schedule shape and validation. Each model's number of steps is set from a
@@ -28,6 +30,7 @@ from pathlib import Path
 import torch
 
 from titans import TitansConfig, TitansLM
+from titans.cli.fields import parse_assignments
 from titans.data.subword import subword_vocab_size
 from titans.train import Trainer
 from titans.train.config import TrainConfig
@@ -36,16 +39,16 @@ MAIN_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "main.toml"
 
 
 def matched_transformer(config: TrainConfig, vocab: int) -> dict:
-    """Model fields of the Transformer++ closest in parameters to ``config``'s model (same depth, heads)."""
+    """Model fields of the Transformer++ closest in parameters to ``config``'s model (same depth, heads; a
+    Transformer++ has no memory blocks to place, so ``memory_layers`` is dropped)."""
     target = TitansLM(config.model_config(vocab)).num_parameters()
-    base = config.model_config(vocab)
+    base = {**config.model_config(vocab).to_dict(), "variant": "transformer", "memory_layers": None}
     best = None
-    for dim in range(base.heads * 4, 4 * base.dim + 1, base.heads * 4):
-        candidate = TitansConfig(**{**base.to_dict(), "variant": "transformer", "dim": dim})
-        gap = abs(TitansLM(candidate).num_parameters() - target)
+    for dim in range(base["heads"] * 4, 4 * base["dim"] + 1, base["heads"] * 4):
+        gap = abs(TitansLM(TitansConfig(**{**base, "dim": dim})).num_parameters() - target)
         if best is None or gap < best[0]:
             best = (gap, dim)
-    return {**config.model, "dim": best[1]}
+    return {**{k: v for k, v in config.model.items() if k != "memory_layers"}, "dim": best[1]}
 
 
 def with_baseline(config: TrainConfig) -> dict[str, TrainConfig]:
@@ -173,6 +176,10 @@ def main() -> None:
     parser.add_argument("--tokenizer", help="both models with this tokenizer, bytes or bpe-N (default: the main "
                                             "job's)")
     parser.add_argument("--lr", type=float, help="both models at this peak learning rate (default: the main job's)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a model field of the Titans model, as titans train --set takes it, e.g. "
+                             "--set 'memory_layers=[3]'; the baseline is matched to the changed model's "
+                             "parameters (repeatable; default: none)")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
 
@@ -181,6 +188,8 @@ def main() -> None:
         main = main.replace(tokenizer=args.tokenizer)
     if args.lr:
         main = main.replace(lr=args.lr)
+    if args.overrides:
+        main = main.replace(model={**main.model, **parse_assignments(args.overrides, "main_job.py: --set")})
     vocab = timed_vocab_size(main)
     models = with_baseline(main)
     timed = fastest_row_threads(list(models.values()))
