@@ -68,7 +68,7 @@ GPU = Plan("cuda", torch.bfloat16, (4096, 16384, 65536), (32, 64, 128), 2, 16, 3
            ("mag", "inductor"), 3, dict(memory_heads=24, memory_chunk=32))
 # every row, tiny: the script's paths checked on the CPU (compiled through dynamo alone, and the one-graph
 # Transformer++: inductor, or MAG's several graphs, take minutes on two cores; tests/models/test_compile.py)
-DRY = Plan("cpu", torch.float32, (32,), (8, 16), 2, 2, 16, 2, "tiny", (16, 32), 64, ("transformer", "eager"), 1,
+DRY = Plan("cpu", torch.float32, (16,), (8, 16), 1, 2, 8, 2, "tiny", (16, 32), 64, ("transformer", "eager"), 1,
            dict(memory_chunk=8))
 VARIANTS = ("mac", "mag", "lmm", "transformer")
 
