@@ -4,9 +4,9 @@
     python benchmarks/main_job.py --set 'memory_layers=[1,3]'   # the memory in two of the four blocks
 
 The Titans model is exactly what `titans train` runs with no options (configs/main.toml), or that model
-with the fields --set changes. The baseline
-is a Transformer++ in the same macro-architecture whose width is the multiple of its head count that
-brings its parameter count closest to the Titans model's, trained on the same data with the same
+with the fields --set changes. The baseline is a Transformer++ in the same macro-architecture whose width
+is the multiple of its head count that brings its parameter count closest to the Titans model's, trained
+on the same data with the same
 context, batch, learning-rate schedule shape and validation. Each model's number of steps is set from a
 timing of the trainer's own step on the run's first batches (both models, each at its row_threads
 setting and at one thread of rows, in turn in the same rounds: 3 steps each, three times, after 2 warm-up
