@@ -6,6 +6,19 @@ import pytest
 import torch
 
 from titans.train import TrainConfig
+from titans.train.metrics import MetricsLog
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "draws_loss_png: the test checks loss.png, so the trainer draws it")
+
+
+@pytest.fixture(autouse=True)
+def _loss_png_only_where_checked(request, monkeypatch):
+    """Drawing loss.png (matplotlib, about 0.3 s a plot) is a third of a tiny Trainer run's time; the
+    tests marked draws_loss_png check the drawing, and in the others the trainer skips it."""
+    if "draws_loss_png" not in request.keywords:
+        monkeypatch.setattr(MetricsLog, "plot", lambda self: None)
 
 
 @pytest.fixture(autouse=True)

@@ -138,6 +138,7 @@ def test_validation_lines_go_above_the_progress_bar(tmp_path, capsys, trainer):
     assert re.search(r"\| \d/6 \[\d\d:\d\d<\d\d:\d\d, .*tok_s=[\d,]+\]", err)  # steps, elapsed<ETA, tokens/s
 
 
+@pytest.mark.draws_loss_png
 def test_loss_png_is_redrawn_at_every_checkpoint_and_at_an_interrupt(tmp_path, monkeypatch, trainer):
     drawn = []
     real_plot = MetricsLog.plot

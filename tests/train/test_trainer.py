@@ -25,6 +25,7 @@ def test_learning_rate_warms_up_then_decays_to_the_floor(tmp_path, tiny_config):
     assert rates[-1] == pytest.approx(1e-4, rel=0.01)
 
 
+@pytest.mark.draws_loss_png
 def test_training_lowers_the_validation_loss_and_writes_the_run_folder(tmp_path, corpus_documents, tiny_config):
     run = tmp_path / "run"
     summary = Trainer(tiny_config(run, steps=12, eval_every=4, save_every=6), documents=corpus_documents,
