@@ -2,19 +2,14 @@
 given, which may place its memory in some blocks only (--set memory_layers=...). Speed is the script's
 business; what is tested is which two models it compares."""
 
-import importlib.util
-import sys
 from pathlib import Path
+
+from scripts import load_script
 
 from titans import TitansLM
 from titans.train import TrainConfig
 
-FOLDER = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(FOLDER))  # the script's own folder, as when it is run
-spec = importlib.util.spec_from_file_location("main_job", FOLDER / "main_job.py")
-main_job = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = main_job  # its dataclasses look their module up there
-spec.loader.exec_module(main_job)
+main_job = load_script(Path(__file__).resolve().parents[1] / "benchmarks" / "main_job.py")
 
 VOCAB = 256
 

@@ -37,6 +37,5 @@ def test_a_committed_checkpoint_is_small_bfloat16_and_reads_bytes(folder):
     model = TitansLM.from_pretrained(folder).eval()
     tokens = torch.tensor([list(b"The pass key is 12345. Remember it. What is the pass key? The pass key is")])
     with torch.no_grad():
-        out = model(tokens)
-    logits = out[0] if isinstance(out, tuple) else out
+        logits, _ = model(tokens)
     assert logits.shape[:2] == tokens.shape and torch.isfinite(logits).all()

@@ -1,16 +1,14 @@
 """experiments/long_context/copy_margin.py: the teacher-forced log-probabilities of an answer."""
 
-import importlib.util
 import math
 from pathlib import Path
 
 import pytest
 import torch
+from scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "long_context" / "copy_margin.py"
-spec = importlib.util.spec_from_file_location("copy_margin", SCRIPT)
-copy_margin = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(copy_margin)
+copy_margin = load_script(SCRIPT)
 
 
 class Predicts:

@@ -1,20 +1,15 @@
 """experiments/long_context/path_ablation.py: MAC with its h or its gate input cut, and put back after."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from scripts import load_script
 
 from titans import TitansConfig, TitansLM
 
 FOLDER = Path(__file__).resolve().parents[2] / "experiments" / "long_context"
-sys.path.insert(0, str(FOLDER))  # the script imports induction_probe, its neighbour
-spec = importlib.util.spec_from_file_location("path_ablation", FOLDER / "path_ablation.py")
-path_ablation = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(path_ablation)
-sys.path.remove(str(FOLDER))
+path_ablation = load_script(FOLDER / "path_ablation.py")  # it imports induction_probe, its neighbour
 
 
 def tiny_mac():

@@ -1,6 +1,5 @@
 """The rows of experiments/long_context/induction_probe.py: the copy and the qa1 lookup ("where")."""
 
-import importlib.util
 import random
 import re
 from pathlib import Path
@@ -8,11 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from scripts import load_script
 
 PROBE = Path(__file__).resolve().parents[2] / "experiments" / "long_context" / "induction_probe.py"
-spec = importlib.util.spec_from_file_location("induction_probe", PROBE)
-probe = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(probe)
+probe = load_script(PROBE)
 
 
 @pytest.mark.parametrize("task,length", [("copy", 128), ("copy-letters", 128), ("copy-repeats", 128), ("where", 192),
