@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from titans.ops.attention import attention_reference, sliding_window_attention
+from titans.ops.attention import _choose_backend, attention_reference, sliding_window_attention
 
 B, HQ, HKV, DH = 2, 4, 2, 8
 
@@ -62,22 +62,22 @@ def cases():
     for window in (1, 4, 16, None):
         for C in sorted({0, 3, (window or 6) - 1}):
             for T in (1, 7, 16, 37):
-                yield T, window, C
+                for backend in ("auto", "sdpa") if window is None else ("auto", "blocked", "sdpa"):
+                    yield T, window, C, backend
 
 
-@pytest.mark.parametrize("T,window,C", list(cases()))
+@pytest.mark.parametrize("T,window,C,backend", list(cases()))
 @pytest.mark.parametrize(
     "n_sinks,holes,resets",
     [(0, False, False), (0, True, False), (3, True, False), (3, False, False), (0, True, True), (3, True, True)],
 )
-@pytest.mark.parametrize("backend", ["auto", "sdpa"])
 def test_matches_reference(T, window, C, n_sinks, holes, resets, backend):
+    """Every backend (the blocked path needs a window; auto takes one of the others by the shape)."""
     assert_match(make(T, C, n_sinks=n_sinks, holes=holes, resets=resets), window=window, backend=backend)
 
 
-@pytest.mark.parametrize("window", [4, None])
+@pytest.mark.parametrize("window,backend", [(4, "auto"), (4, "blocked"), (4, "sdpa"), (None, "auto"), (None, "sdpa")])
 @pytest.mark.parametrize("heads", [(2, 2), (4, 1)])
-@pytest.mark.parametrize("backend", ["auto", "sdpa"])
 def test_matches_reference_heads_sink_queries_and_shared_sinks(window, heads, backend):
     """Plain multi-head and multi-query attention; sinks shared over the batch; separate sink queries."""
     inputs = make(23, 5, n_sinks=2, holes=True, heads=heads, sink_batch=1, sink_q=True, resets=True)
@@ -197,3 +197,17 @@ def test_errors():
         sliding_window_attention(**good, window=4, backend="cudnn")
     with pytest.raises(ValueError, match="needs a window"):
         sliding_window_attention(**good, window=None, backend="blocked")
+
+
+@pytest.mark.parametrize("T,C,window,expected", [
+    (256, 0, 128, "sdpa"),     # a row of two windows (the main job's SWA blocks): as many scores either way
+    (128, 127, 128, "sdpa"),   # one window's queries after a full cache
+    (1, 127, 128, "sdpa"),     # decoding
+    (512, 0, 128, "blocked"),  # four windows: dense would take twice the scores
+    (256, 0, 64, "blocked"),
+    (2048, 0, 512, "blocked"),
+    (256, 0, None, "sdpa"),    # no window: SDPA's causal kernel
+])
+def test_cpu_takes_dense_attention_only_where_it_computes_no_more_scores(T, C, window, expected):
+    q = torch.zeros(1, 1, T, 4)
+    assert _choose_backend("auto", q, window, None, None, None, C + T) == expected

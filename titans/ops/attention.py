@@ -15,8 +15,9 @@ Backends (``backend=``): ``blocked`` (the O(T·w) CPU path below, windows only),
 (``scaled_dot_product_attention`` with a dense ``T x L`` boolean mask: the fused flash kernel for plain
 causal attention, otherwise O(T·L) memory), ``flex`` (flex attention with a block-sparse window mask,
 :mod:`titans.ops.attention_flex`: O(T·w) on the GPU). ``auto`` takes flex for CUDA tensors of at least
-one flex tile of queries (SDPA's flash kernel for plain causal attention), and on the CPU, for
-float64 or for a few queries (decoding), blocked with a window and sdpa without.
+one flex tile of queries (SDPA's flash kernel for plain causal attention); otherwise sdpa without a
+window, and with one blocked, except on the CPU where SDPA's dense scores are not many more than the
+blocked path's (a row of at most two windows, decoding): there sdpa is faster.
 """
 
 from __future__ import annotations
@@ -214,7 +215,21 @@ def _choose_backend(backend, q, window, sink_k, key_mask, reset, L) -> str:
     if (q.is_cuda and not plain_causal and q.shape[2] >= _FLEX_BLOCK and q.dtype != torch.float64
             and q.shape[-1] >= _FLEX_MIN_WIDTH):
         return "flex"
-    return "sdpa" if window is None else "blocked"
+    # the dense rule is measured on the CPU only: a GPU keeps the blocked path for what flex leaves
+    if window is None or (not q.is_cuda and _dense_is_cheaper(q.shape[2], L, window)):
+        return "sdpa"
+    return "blocked"
+
+
+def _dense_is_cheaper(T: int, L: int, w: int) -> bool:
+    """Whether SDPA's dense ``T x L`` scores are at most a quarter more than the blocked path's ``N s K``.
+    On the CPU SDPA takes a score in well under the time of the blocked path's separate mask, exp, sum and
+    divide passes (forward and backward, one thread: 0.35x the blocked time at T = w = 128, 0.68x at T =
+    2w = 256, 0.64x at T = 2w = 1,024; one decoded token against a full cache, 0.51-0.60x), and loses once
+    it computes twice the scores (1.16-1.32x at T = 4w); ``benchmarks/window_attention.py``."""
+    s = min(w, T)
+    blocks = -(-T // s)
+    return T * L <= 1.25 * blocks * s * (w + s - 1)
 
 
 def _same_document(visible: torch.Tensor, reset: torch.Tensor | None, C: int) -> torch.Tensor:
