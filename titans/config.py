@@ -39,8 +39,9 @@ class TitansConfig:
     memory_heads: int = 4
     """Heads of the neural memory."""
     memory_layers: tuple[int, ...] | None = None
-    """Which blocks (0-based) carry the long-term memory; the others are SWA blocks (sliding-window attention
-    over ``window`` tokens, no memory). None (or every block listed): every block, as in the paper. A memory
+    """Which blocks (0-based; negative ones count from the last, -1 the last) carry the long-term memory; the
+    others are SWA blocks (sliding-window attention over ``window`` tokens, no memory). Read as the sorted
+    tuple of non-negative indices. None (or every block listed): every block, as in the paper. A memory
     block costs about four SWA blocks on a 2-core CPU (benchmarks/README.md, "Memory in some blocks"),
     so a stack that interleaves them trades memory depth for tokens per second, as titans-pytorch's
     ``neural_memory_layers`` does (which counts blocks from 1)."""
@@ -114,15 +115,16 @@ class TitansConfig:
                 items = list(given)
                 if any(isinstance(i, bool) for i in items):
                     raise TypeError
-                layers = sorted({operator.index(i) for i in items})
+                indices = [operator.index(i) for i in items]
             except TypeError:
                 fail(f"memory_layers = {given!r}", "give a list of block indices, e.g. [1, 3], or None for every block")
             if not self.uses_memory:
-                fail(f"memory_layers = {layers} for variant {self.variant!r}, which has no memory",
+                fail(f"memory_layers = {indices} for variant {self.variant!r}, which has no memory",
                      "leave memory_layers unset for transformer and swa")
-            if not layers or not all(0 <= i < self.layers for i in layers):
-                fail(f"memory_layers = {layers} with layers = {self.layers}",
-                     f"name at least one block, each in 0..{self.layers - 1}")
+            if not indices or not all(-self.layers <= i < self.layers for i in indices):
+                fail(f"memory_layers = {indices} with layers = {self.layers}",
+                     f"name at least one block, each in 0..{self.layers - 1} (or -{self.layers}..-1 from the last)")
+            layers = sorted({i % self.layers for i in indices})
             # every block listed is the model of None: one configuration, one fingerprint
             object.__setattr__(self, "memory_layers", None if len(layers) == self.layers else tuple(layers))
         if self.persistent < 0:
@@ -205,8 +207,20 @@ class TitansConfig:
         """A named preset (``PRESETS``), with fields overridden, e.g. ``from_name("small", variant="mac")``."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
-        return cls(**{**PRESETS[name], **overrides})
+        preset = dict(PRESETS[name])
+        if overrides.get("variant", cls.variant) in ("transformer", "swa"):
+            # a preset's memory blocks are those of its memory variants; its baselines have none
+            preset.pop("memory_layers", None)
+        return cls(**{**preset, **overrides})
 
+
+# a 2-core CPU's shape, sized for throughput (about 1.2M parameters with byte tokens; the CPU experiments'
+# models, and the main job's until its memory moved to the last block only: the "main" preset): on 2 cores a memory chunk of 32 and a memory MLP of expansion 2 ran the MAC training step 1.4x faster
+# than chunk 16 and expansion 4; a linear memory (depth 1) steps 1.15x faster again than depth 2 and, in
+# the main job, learns about as much per step (2.366 against 2.371 bits per byte at 440 steps), so that
+# in ten minutes it ends lower (2.389 against 2.425; benchmarks/README.md, "A linear memory")
+_CPU = dict(dim=128, layers=4, heads=4, window=128, segment=128, persistent=4, memory_heads=4, memory_chunk=32,
+            memory_expansion=2, memory_depth=1)
 
 PRESETS: dict[str, dict] = {
     # tests: everything small enough for float64 equality checks in seconds
@@ -215,13 +229,13 @@ PRESETS: dict[str, dict] = {
     # CPU experiments: about 10M parameters with byte tokens (heads of width 64, as in the memory benchmark)
     "small": dict(dim=256, layers=8, heads=4, window=512, segment=512, persistent=4, memory_heads=4,
                   memory_chunk=64),
-    # the main job on a 2-core CPU, sized for throughput (about 1.2M parameters with byte tokens): on 2
-    # cores a memory chunk of 32 and a memory MLP of expansion 2 ran the MAC training step 1.4x faster
-    # than chunk 16 and expansion 4; a linear memory (depth 1) steps 1.15x faster again than depth 2 and, in
-    # the main job, learns about as much per step (2.366 against 2.371 bits per byte at 440 steps), so that
-    # in ten minutes it ends lower (2.389 against 2.425; benchmarks/README.md, "A linear memory")
-    "cpu": dict(dim=128, layers=4, heads=4, window=128, segment=128, persistent=4, memory_heads=4, memory_chunk=32,
-                memory_expansion=2, memory_depth=1),
+    "cpu": _CPU,
+    # the README's main job (TrainConfig's default): the cpu shape with the memory in its last block only, the
+    # others SWA blocks (a preset's memory_layers is its memory variants'; its baselines take every block as
+    # theirs). On 2 cores its training step is about two thirds of the all-memory model's, and in 1,300 steps
+    # it ends where that model ends after 1,000 (2.298-2.299 bits per byte on the Wikipedia articles, two
+    # seeds, in 8.3-9.0 minutes against 10.8); benchmarks/README.md, "The memory in the last block only"
+    "main": dict(_CPU, memory_layers=(-1,)),
     # the paper's shapes (ATLAS Table 7, the same group's later paper, since Titans gives none), Llama-2
     # vocabulary. The names are the Transformer++ sizes; a Titans block adds its memory's projections
     # (about 5 dim^2), so the Titans variants are larger at the same shape: see PRESET_PARAMETERS.
@@ -243,6 +257,7 @@ _FIELDS_ADDED_LATER = {"final_norm": True, "memory_normalize_values": True, "mem
 # tests/models/test_models.py holds them to 1 %
 PRESET_PARAMETERS: dict[str, dict[str, float]] = {
     "cpu": {"transformer": 0.84, "mag": 1.20},
+    "main": {"transformer": 0.84, "mag": 0.93},
     "small": {"transformer": 6.49, "mag": 10.23},
     "170m": {"transformer": 109.53, "mag": 149.08},
     "340m": {"transformer": 336.38, "mag": 476.44},

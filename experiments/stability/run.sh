@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=experiments/stability
 mkdir -p runs
-main_job=(--tokenizer bytes --steps 400 --set memory_depth=2 --batch-tokens 4096 --lr 2e-3 --min-lr-ratio 0.1 --warmup 20)  # the main job these decisions were measured in
+main_job=(--preset cpu --tokenizer bytes --steps 400 --eval-every 200 --save-every 200 --set memory_depth=2 --batch-tokens 4096 --lr 2e-3 --min-lr-ratio 0.1 --warmup 20)  # the main job these decisions were measured in
 train() { OMP_NUM_THREADS=1 titans train "${main_job[@]}" --no-progress --sample-tokens 0 "$@"; }
 # values as the paper has them: only q and k l2-normalised
 train --set memory_normalize_values=false --out runs/stability-raw-values > runs/stability-raw-values.log 2>&1 &

@@ -85,7 +85,7 @@ def test_memory_layers_are_read_as_a_sorted_tuple_and_only_a_set_list_changes_th
         (dict(variant="swa", memory_layers=[0]), "has no memory"),
         (dict(variant="transformer", memory_layers=[0]), "has no memory"),
         (dict(variant="mac", memory_layers=[2]), r"each in 0\.\.1"),
-        (dict(variant="mac", memory_layers=[-1]), r"each in 0\.\.1"),
+        (dict(variant="mac", memory_layers=[-3]), r"each in 0\.\.1 \(or -2\.\.-1"),
         (dict(variant="mac", memory_layers=[]), "at least one block"),
         (dict(variant="mac", memory_layers="1"), "list of block indices"),
         (dict(variant="mac", memory_layers=[1.0]), "list of block indices"),
@@ -119,3 +119,21 @@ def test_flops_count_each_block_as_what_it_is():
     assert flops("mac", memory_layers=[0, 1, 2, 3]) == mac
     # two MAC blocks and two SWA blocks: half way between the two stacks
     assert abs(flops("mac", memory_layers=[1, 3]) - (mac + swa) / 2) <= 1
+
+
+def test_negative_memory_layers_count_from_the_last_block():
+    config = TitansConfig.from_name("tiny", variant="mac", layers=4, memory_layers=[-1, 1])
+    assert config.memory_layers == (1, 3)
+    assert config == TitansConfig.from_name("tiny", variant="mac", layers=4, memory_layers=[1, 3])
+
+
+def test_the_main_preset_has_its_memory_in_the_last_block_and_its_baselines_none():
+    """A preset's memory_layers belongs to its memory variants: the same preset builds its baselines."""
+    for variant in ("mac", "mag", "mal", "lmm"):
+        config = TitansConfig.from_name("main", variant=variant)
+        assert config.memory_layers == (config.layers - 1,)
+        assert TitansConfig.from_name("main", variant=variant, layers=6).memory_layers == (5,)
+    for variant in ("transformer", "swa"):
+        assert TitansConfig.from_name("main", variant=variant).memory_layers is None
+    with pytest.raises(ValueError, match="has no memory"):  # a user's own setting is still checked
+        TitansConfig.from_name("main", variant="transformer", memory_layers=[0])
