@@ -215,10 +215,11 @@ class TitansConfig:
 
 
 # a 2-core CPU's shape, sized for throughput (about 1.2M parameters with byte tokens; the CPU experiments'
-# models, and the main job's until its memory moved to the last block only: the "main" preset): on 2 cores a memory chunk of 32 and a memory MLP of expansion 2 ran the MAC training step 1.4x faster
-# than chunk 16 and expansion 4; a linear memory (depth 1) steps 1.15x faster again than depth 2 and, in
-# the main job, learns about as much per step (2.366 against 2.371 bits per byte at 440 steps), so that
-# in ten minutes it ends lower (2.389 against 2.425; benchmarks/README.md, "A linear memory")
+# models, and the main job's until its memory moved to the last block only: the "main" preset): on 2 cores
+# a memory chunk of 32 and a memory MLP of expansion 2 ran the MAC training step 1.4x faster than chunk 16
+# and expansion 4; a linear memory (depth 1) steps 1.15x faster again than depth 2 and, in the main job,
+# learns about as much per step (2.366 against 2.371 bits per byte at 440 steps), so that in ten minutes
+# it ends lower (2.389 against 2.425; benchmarks/README.md, "A linear memory")
 _CPU = dict(dim=128, layers=4, heads=4, window=128, segment=128, persistent=4, memory_heads=4, memory_chunk=32,
             memory_expansion=2, memory_depth=1)
 
