@@ -50,6 +50,8 @@ def test_pretrain_defaults_sit_under_the_config_file_and_the_flags(tmp_path):
     config = build_config(parser.parse_args(["--config", str(config_file), "--context", "32"]), PRETRAIN_DEFAULTS)
     assert (config.data, config.tokenizer) == ("bacteria", "nucleotides")  # the DNA defaults survive the file
     assert (config.steps, config.context) == (7, 32)  # the file over the defaults, the flag over the file
+    # the DNA figures' model, not the text main job's: the memory in every block of the cpu shape
+    assert config.model_config(8).memory_layers is None and config.eval_every == 200
 
 
 def write_benchmark(folder, n=24, seed=0):

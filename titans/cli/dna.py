@@ -11,11 +11,11 @@ from ..train.config import TrainConfig
 from . import train
 from .progress import add_progress_option, progress_bar, say
 
-# titans dna pretrain = titans train with these defaults (every flag and --config still apply); the
-# schedule is the one the DNA figures were measured with, not the text main job's
-PRETRAIN_DEFAULTS = TrainConfig(data="bacteria", tokenizer="nucleotides", out="runs/dna-pretrain",
+# titans dna pretrain = titans train with these defaults (every flag and --config still apply); the model
+# shape and schedule are those the DNA figures were measured with, not the text main job's
+PRETRAIN_DEFAULTS = TrainConfig(preset="cpu", data="bacteria", tokenizer="nucleotides", out="runs/dna-pretrain",
                                 valid_fraction=0.02, sample_tokens=0, steps=400, batch_tokens=4096, lr=2e-3,
-                                min_lr_ratio=0.1, warmup=20)
+                                min_lr_ratio=0.1, warmup=20, eval_every=200, save_every=200)
 CONTEXT_NAMES = BinNames(key="bits_per_base", counts=lambda b: {"bases": b.tokens}, gain=False, position="position",
                          measure="bits per base", carried="bits per base", limited="same bases, context <= {limit:,}",
                          count="bases", count_of=lambda b: b.tokens)
