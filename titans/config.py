@@ -9,6 +9,7 @@ import operator
 from dataclasses import dataclass
 
 VARIANTS = ("mac", "mag", "mal", "lmm", "transformer", "swa")
+MEMORY_VARIANTS = ("mac", "mag", "mal", "lmm")  # the variants with a long-term memory
 FORGET_TARGETS = ("zero", "init")  # what the memory forgets towards: Eq. 13's zero, or its initial weights
 
 
@@ -160,7 +161,7 @@ class TitansConfig:
 
     @property
     def uses_memory(self) -> bool:
-        return self.variant in ("mac", "mag", "mal", "lmm")
+        return self.variant in MEMORY_VARIANTS
 
     def block_variant(self, block: int) -> str:
         """The kind of block ``block``: the variant's own, or "swa" where ``memory_layers`` leaves it out."""
@@ -208,7 +209,7 @@ class TitansConfig:
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}")
         preset = dict(PRESETS[name])
-        if overrides.get("variant", cls.variant) in ("transformer", "swa"):
+        if overrides.get("variant", cls.variant) not in MEMORY_VARIANTS:
             # a preset's memory blocks are those of its memory variants; its baselines have none
             preset.pop("memory_layers", None)
         return cls(**{**preset, **overrides})

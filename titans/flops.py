@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .config import TitansConfig
+from .config import MEMORY_VARIANTS, TitansConfig
 
 
 def memory_op_flops(config: TitansConfig) -> int:
@@ -32,7 +32,7 @@ def _block_flops(config: TitansConfig, variant: str, context: int) -> float:
             keys += span  # h sits beside S
             attention_projections += 2 * d * 2 * kv  # keys and values of h
         flops += attention_projections + 2 * 2 * d * keys
-    if variant in ("mac", "mag", "mal", "lmm"):
+    if variant in MEMORY_VARIANTS:
         inner = d
         flops += 2 * d * (3 * inner + 3 * config.memory_heads + inner) + 2 * inner * d + memory_op_flops(config)
         if variant == "mac":  # the read of h: q projection, the MLP at fixed weights, the output path
