@@ -236,7 +236,8 @@ PRESETS: dict[str, dict] = {
     # others SWA blocks (a preset's memory_layers is its memory variants'; its baselines take every block as
     # theirs). On 2 cores its training step is about two thirds of the all-memory model's: 1,300 steps end
     # where that model's 1,000 end (2.298-2.300 bits per byte on the Wikipedia articles, in 8.0-9.0 minutes
-    # of training against 10.8), 1,400 at 2.297 in 9.0; benchmarks/README.md, "The memory in the last block only"
+    # of training against 10.8), 1,400 at 2.297 in 9.0 (2.283 at the main job's lr of 2e-3); benchmarks/README.md,
+    # "The memory in the last block only"
     "main": dict(_CPU, memory_layers=(-1,)),
     # the paper's shapes (ATLAS Table 7, the same group's later paper, since Titans gives none), Llama-2
     # vocabulary. The names are the Transformer++ sizes; a Titans block adds its memory's projections
