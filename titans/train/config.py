@@ -89,9 +89,9 @@ class TrainConfig:
     steps: int = 1400
     """Optimiser steps."""
     lr: float = 2e-3
-    """Peak learning rate (AdamW). The main job's 1,400 steps ended at 2.287 bits per byte at 2e-3, 2.289 at 1.5e-3,
-    2.297 at 3e-3 (its rate while its memory was in every block) and 2.313 at 4e-3 (benchmarks/README.md, "The
-    learning rate of the memory in the last block")."""
+    """Peak learning rate (AdamW). The main job's 1,400 steps ended at 2.287 bits per byte at 2e-3, 2.289 at 1.5e-3
+    and 2.313 at 4e-3 (one thread each), and 2.297 at 3e-3, the rate chosen while the memory was in every block
+    (benchmarks/README.md, "The learning rate of the memory in the last block"); at 2e-3 as run, 2.283."""
     min_lr_ratio: float = 0.5
     """Final learning rate as a share of the peak, reached by the cosine decay. The main job, a few passes
     over its articles in ten minutes, ended 0.020 higher decaying to zero than to a tenth (then at 16 rows and
