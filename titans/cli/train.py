@@ -14,7 +14,8 @@ from .fields import add_field_options, given_fields, parse_assignments
 
 def add_parser(verbs) -> None:
     p = verbs.add_parser(
-        "train", help="train a model (defaults: the main-preset MAC on the Wikipedia articles, under 10 min on 2 CPU cores)",
+        "train",
+        help="train a model (defaults: the main-preset MAC on the Wikipedia articles, under 10 min on 2 CPU cores)",
         description="Train a Titans model or a baseline. Settings come from the defaults, then --config, then "
                     "the flags. Launch with torchrun for several processes (see the README).")
     add_train_options(p)
