@@ -6,7 +6,7 @@
 
 Each argument is one model: space-separated FIELD=VALUE changes to the main job's model (configs/main.toml:
 the cpu preset, its vocabulary, its rows of 256 tokens (16 until session 14, 8 now); "" is the main job itself), as `titans train --set`
-takes them. One training step is forward, backward and AdamW on random tokens. The models live in one
+takes them, and variant=NAME for another variant of the same preset. One training step is forward, backward and AdamW on random tokens. The models live in one
 process and run in turn, --rounds times, so that machine noise hits them alike; each round times --reps
 steps per model, and the median over all of them is printed with the parameters and the ratio to the
 first model. Whether a faster model learns as well in the same minutes is a training question:
@@ -40,11 +40,13 @@ def main() -> None:
     for text in args.models:
         torch.manual_seed(0)
         changes = parse_assignments(text.split(), "main_job_models.py: a model")
-        model = TitansLM(main_job.replace(model={**main_job.model, **changes}).model_config(vocab))
+        variant = changes.pop("variant", main_job.variant)  # a TrainConfig field, not a model field
+        job = main_job.replace(variant=variant, model={**main_job.model, **changes})
+        model = TitansLM(job.model_config(vocab))
         runs.append((text or "(the main job)", model, torch.optim.AdamW(model.parameters(), lr=main_job.lr)))
     timings = interleaved([functools.partial(training_step, model, optimizer, tokens) for _, model, optimizer in runs],
                           args.rounds, args.reps)
-    print(f"{main_job.variant}, {main_job.rows} x {main_job.context} tokens a step, {main_job.tokenizer_name}, "
+    print(f"{main_job.rows} x {main_job.context} tokens a step, {main_job.tokenizer_name}, "
           f"{torch.get_num_threads()} threads, median of {args.rounds} x {args.reps} steps\n")
     print("| model fields | block kinds | parameters | step (s) | against the first |")
     print("|---|---|---|---|---|")

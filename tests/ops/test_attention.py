@@ -77,10 +77,13 @@ def test_matches_reference(T, window, C, n_sinks, holes, resets, backend):
 
 
 @pytest.mark.parametrize("window,backend", [(4, "auto"), (4, "blocked"), (4, "sdpa"), (None, "auto"), (None, "sdpa")])
-@pytest.mark.parametrize("heads", [(2, 2), (4, 1)])
-def test_matches_reference_heads_sink_queries_and_shared_sinks(window, heads, backend):
-    """Plain multi-head and multi-query attention; sinks shared over the batch; separate sink queries."""
-    inputs = make(23, 5, n_sinks=2, holes=True, heads=heads, sink_batch=1, sink_q=True, resets=True)
+@pytest.mark.parametrize("heads", [(2, 2), (4, 1), (4, 2)])
+@pytest.mark.parametrize("holes_and_resets", [True, False])
+def test_matches_reference_heads_sink_queries_and_shared_sinks(window, heads, backend, holes_and_resets):
+    """Plain multi-head, grouped and multi-query attention; sinks shared over the batch; separate sink
+    queries; with padding and document starts, and without (one mask for every row)."""
+    inputs = make(23, 5, n_sinks=2, holes=holes_and_resets, heads=heads, sink_batch=1, sink_q=True,
+                  resets=holes_and_resets)
     assert_match(inputs, window=window, scale=0.3, backend=backend)
 
 

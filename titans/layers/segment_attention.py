@@ -60,19 +60,23 @@ class SegmentAttention(nn.Module):
 
         key_pos = torch.arange(offset + n, device=x.device)
         distance = positions[:, None] - key_pos[None, :]  # [n, c + n]
-        visible = (distance >= 0) & (distance < self.window)
-        visible = visible[None] & key_mask[:, None, :]  # [B, n, c + n]
+        visible = ((distance >= 0) & (distance < self.window))[None]  # [1, n, c + n]
+        if mask is not None or old_mask.shape[1] > 0:
+            # rows differ only by padding or an earlier piece's hidden keys: without either, one [1, ...]
+            # mask serves every row (SDPA broadcasts it; cheaper than a [B, ...] one)
+            visible = visible & key_mask[:, None, :]  # [B, n, c + n]
         if reset is not None:
             starts = document_starts(reset, offset)  # [B, n]
             visible = visible & (key_pos >= starts[:, :, None])
             key_mask = hide_earlier_documents(key_mask, starts)
-        # a padded query may see itself, so that no row is empty; its output is zeroed below
-        visible = visible | ((~real)[:, :, None] & (distance == 0)[None])
+        if mask is not None:
+            # a padded query may see itself, so that no row is empty; its output is zeroed below
+            visible = visible | ((~real)[:, :, None] & (distance == 0)[None])
         keys, values, allowed = [h_k, s_k], [h_v, s_v], [visible, visible]
         if sinks is not None:
             p_k, p_v = self._keys_values(sinks.unsqueeze(0).expand(B, -1, -1))
             keys, values = [p_k, *keys], [p_v, *values]
-            allowed = [visible.new_ones(B, n, sinks.shape[0]), *allowed]
+            allowed = [visible.new_ones(visible.shape[0], n, sinks.shape[0]), *allowed]
         out = F.scaled_dot_product_attention(
             q, torch.cat(keys, 2), torch.cat(values, 2), attn_mask=torch.cat(allowed, -1).unsqueeze(1),
             enable_gqa=self.heads != self.kv_heads,

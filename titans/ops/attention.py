@@ -233,7 +233,8 @@ def _dense_is_cheaper(T: int, L: int, w: int) -> bool:
 
 
 def _same_document(visible: torch.Tensor, reset: torch.Tensor | None, C: int) -> torch.Tensor:
-    """A ``[B, 1, T, L]`` visibility with the keys before each query's document start removed."""
+    """A ``[B or 1, 1, T, L]`` visibility with the keys before each query's document start removed (``[B, 1, T,
+    L]`` with ``reset``)."""
     if reset is None:
         return visible
     keys = torch.arange(visible.shape[-1], device=visible.device)
@@ -256,26 +257,31 @@ def _dense(q, k, v, window, sink_q, sink_k, sink_v, key_mask, scale, reset):
     C = L - T
     distance = (C + torch.arange(T, device=q.device))[:, None] - torch.arange(L, device=q.device)  # [T, L]
     visible = (distance >= 0) if window is None else (distance >= 0) & (distance < window)
-    visible = _same_document(visible.expand(B, 1, T, L), reset, C)
+    # one [1, 1, T, L] mask for every row unless documents or padding set rows apart: SDPA broadcasts it,
+    # and a [B, 1, T, L] one costs a sixth more in the forward and backward here (one thread, T = 2w = 256)
+    visible = _same_document(visible[None, None], reset, C)
     if key_mask is not None:
         visible = visible & key_mask[:, None, None, :]
     empty = None
     if sink_k is None:
         # SDPA gives NaN for a row that sees nothing: let it see everything, then zero it
-        empty = ~visible.any(-1, keepdim=True)  # [B, 1, T, 1]
+        empty = ~visible.any(-1, keepdim=True)  # [B or 1, 1, T, 1]
         visible = visible | empty
     else:
         Np = sink_k.shape[2]
         sk, sv = sink_k.to(dt).expand(B, -1, -1, -1), sink_v.to(dt).expand(B, -1, -1, -1)
         if sink_q is not None:
-            # different queries for the sinks: put them in extra features, [q, sink_q] . [k, 0] = q . k
-            # and [q, sink_q] . [0, sink_k] = sink_q . sink_k, so one SDPA call still does it all
-            q_ = torch.cat([q_, sink_q.to(dt)], dim=-1)
-            k_ = torch.cat([k_, torch.zeros_like(k_)], dim=-1)
-            sk = torch.cat([torch.zeros_like(sk), sk], dim=-1)
+            # different queries for the sinks: their scores s = sink_q . sink_k go in Np extra features,
+            # [q, s] . [k, 0] = q . k and [q, s] . [0, e_p] = s_p, so one SDPA call still does it all, at
+            # width Dh + Np (not 2 Dh, as [q, sink_q] . [0, sink_k] would be)
+            G = Hq // sk.shape[1]
+            sink_scores = sink_q.to(dt) @ (sk if G == 1 else sk.repeat_interleave(G, dim=1)).transpose(-1, -2)
+            q_ = torch.cat([q_, sink_scores], dim=-1)  # [B, Hq, T, Dh + Np]
+            k_ = F.pad(k_, (0, Np))
+            sk = F.pad(torch.eye(Np, device=q.device, dtype=dt).expand(B, sk.shape[1], Np, Np), (Dh, 0))
             # v keeps its width Dh: SDPA allows values narrower than the keys
         k_, v_ = torch.cat([sk, k_], dim=2), torch.cat([sv, v_], dim=2)
-        visible = torch.cat([visible.new_ones(B, 1, T, Np), visible], dim=-1)
+        visible = torch.cat([visible.new_ones(visible.shape[0], 1, T, Np), visible], dim=-1)
     out = F.scaled_dot_product_attention(q_, k_, v_, attn_mask=visible, scale=scale, enable_gqa=True)
     if empty is not None:
         out = out.masked_fill(empty, 0.0)
