@@ -2,6 +2,7 @@
 
     python benchmarks/main_job.py --minutes 10 --json benchmarks/results/main_job_cpu.json
     python benchmarks/main_job.py --set 'memory_layers=[1,3]'   # the memory in two of the four blocks
+    python benchmarks/main_job.py --minutes 9.6 --seed 1         # another initialisation and order of rows
 
 The Titans model is exactly what `titans train` runs with no options (configs/main.toml), or that model
 with the fields --set changes. The baseline is a Transformer++ in the same macro-architecture whose width
@@ -176,6 +177,8 @@ def main() -> None:
     parser.add_argument("--tokenizer", help="both models with this tokenizer, bytes or bpe-N (default: the main "
                                             "job's)")
     parser.add_argument("--lr", type=float, help="both models at this peak learning rate (default: the main job's)")
+    parser.add_argument("--seed", type=int, help="both models at this seed (initialisation and data order; default: "
+                                                "the main job's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                         help="a model field of the Titans model, as titans train --set takes it, e.g. "
                              "--set 'memory_layers=[3]'; the baseline is matched to the changed model's "
@@ -188,6 +191,8 @@ def main() -> None:
         main = main.replace(tokenizer=args.tokenizer)
     if args.lr:
         main = main.replace(lr=args.lr)
+    if args.seed is not None:
+        main = main.replace(seed=args.seed)
     if args.overrides:
         main = main.replace(model={**main.model, **parse_assignments(args.overrides, "main_job.py: --set")})
     vocab = timed_vocab_size(main)
