@@ -8,12 +8,15 @@ The Titans model is exactly what `titans train` runs with no options (configs/ma
 with the fields --set changes. The baseline is a Transformer++ in the same macro-architecture whose width
 is the multiple of its head count that brings its parameter count closest to the Titans model's, trained
 on the same data with the same
-context, batch, learning-rate schedule shape and validation. Each model's number of steps is set from a
-timing of the trainer's own step on the run's first batches (both models, each at its row_threads
-setting and at one thread of rows, in turn in the same rounds: 3 steps each, three times, after 2 warm-up
-steps; each trains at its faster setting) so that its training takes the budget; the wall time of the whole run (validation and checkpoints
-included) is then reported as measured. Run it on a quiet machine: the memory models are very sensitive to a
-concurrent load.
+context, batch, learning-rate schedule shape and validation. Each model trains for exactly the budget of
+training time (TrainConfig.minutes: the steps' own time; the cosine decays over it, so each model ends its
+schedule when its time is up, however many steps that took). Until session 27 each model's step count was set
+from a timed step instead, which misjudged a model's pace by up to 18 %. A timing of the trainer's own step on
+the run's first batches (both models, each at its row_threads setting and at one thread of rows, in turn in the
+same rounds: 3 steps each, three times, after 2 warm-up steps) picks each model's faster setting and how often
+it validates (five times in the budget, and at its end); the wall time of the whole run (validation and
+checkpoints included) is reported as measured. Run it on a quiet machine: the memory models are very sensitive
+to a concurrent load.
 """
 
 from __future__ import annotations
@@ -154,16 +157,18 @@ def fastest_row_threads(configs: list[TrainConfig]) -> list[tuple[TrainConfig, f
 
 
 def train_for(config: TrainConfig, seconds: float, minutes: float, vocab: int, label: str) -> dict:
-    steps = max(config.warmup + 1, int(minutes * 60 / seconds))
-    config = config.replace(steps=steps, eval_every=max(1, steps // 5), save_every=steps, sample_tokens=0,
-                            out=str(Path(config.out) / label))
+    """``config`` trained for ``minutes`` of training time; ``seconds``, its timed step, sets how often it
+    validates (and a ceiling of steps that the budget cannot reach)."""
+    expected = max(config.warmup + 1, int(minutes * 60 / seconds))
+    config = config.replace(minutes=minutes, steps=10 * expected, eval_every=max(1, expected // 5),
+                            save_every=10 * expected, sample_tokens=0, out=str(Path(config.out) / label))
     start = time.perf_counter()
     summary = Trainer(config, progress=False).run()
     wall = time.perf_counter() - start
     valid = summary.validation
     row = {"model": label, "variant": config.variant, "model_fields": config.model, "row_threads": config.row_threads,
            "parameters": TitansLM(config.model_config(vocab)).num_parameters(), "step_s": seconds,
-           "steps": steps, "tokens": summary.tokens, "wall_min": wall / 60, "tokens_per_s": summary.tokens / wall,
+           "steps": summary.steps, "train_min": minutes, "tokens": summary.tokens, "wall_min": wall / 60, "tokens_per_s": summary.tokens / wall,
            "valid_bits_per_byte": valid.bits_per_byte, "valid_loss": valid.loss}
     print(json.dumps(row), flush=True)
     return row

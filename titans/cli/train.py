@@ -85,8 +85,10 @@ def run(args: argparse.Namespace, base: TrainConfig | None = None) -> None:
     if summary.already_finished:
         _print_finished(summary, config)
         return
-    resumed = (f" (resumed at step {summary.resumed_from}, now {config.steps} of {config.steps})"
-               if summary.resumed_from else "")
+    end = summary.resumed_from + summary.steps
+    resumed = (f" (resumed at step {summary.resumed_from}, now {end} of {config.steps})"
+               if summary.resumed_from and not config.minutes else
+               f" (resumed at step {summary.resumed_from}, now {end})" if summary.resumed_from else "")
     print(f"trained {config.variant} ({trainer.module.num_parameters() / 1e6:.2f}M parameters) for "
           f"{summary.steps} steps{resumed}, {summary.tokens:,} tokens, in {summary.seconds / 60:.1f} min")
     _print_validation(summary.validation, "validation")
@@ -99,8 +101,9 @@ def run(args: argparse.Namespace, base: TrainConfig | None = None) -> None:
 def _print_finished(summary, config: TrainConfig) -> None:
     if os.environ.get("RANK", "0") != "0":  # under torchrun, only the first process reports
         return
-    print(f"{summary.run_dir} is already finished ({summary.resumed_from} of {config.steps} steps); nothing "
-          f"was trained or generated")
+    done = (f"{summary.resumed_from} steps, its {config.minutes:g}-minute budget spent" if config.minutes else
+            f"{summary.resumed_from} of {config.steps} steps")
+    print(f"{summary.run_dir} is already finished ({done}); nothing was trained or generated")
     _print_validation(summary.validation, "final validation")
     print(f"run folder: {summary.run_dir} (metrics.jsonl, checkpoints/); loss curves: {summary.run_dir / 'loss.png'}")
 

@@ -87,7 +87,15 @@ class TrainConfig:
     carry_state a memory runs on across documents, far past the longest one, as it does when a long text is
     read (validation keeps the resets)."""
     steps: int = 1400
-    """Optimiser steps."""
+    """Optimiser steps (with ``minutes``, the most that the budget may take)."""
+    minutes: float = 0.0
+    """A budget of training time instead of a count of steps (0: none). The run ends after the step at which
+    its steps' own time (batch, forward, backward, update; not validation, checkpoints or the sample) reaches
+    this many minutes, and the cosine decays over that time instead of over ``steps``: two models given the
+    same budget have had the same time to learn, however fast each one's step is (benchmarks/main_job.py),
+    where steps set from a timed step misjudged a model's pace by up to a fifth here. The warm-up still counts
+    steps. Such a run follows the machine's pace, so it is not repeatable to the loss: a resume continues
+    its clock from the checkpoint."""
     lr: float = 2e-3
     """Peak learning rate (AdamW). The main job's 1,400 steps ended at 2.287 bits per byte at 2e-3, 2.289 at 1.5e-3
     and 2.313 at 4e-3 (one thread each), and 2.297 at 3e-3, the rate chosen while the memory was in every block
@@ -152,6 +160,8 @@ class TrainConfig:
                  "a step needs at least one full row")
         if not 0 < self.valid_fraction <= 0.5:
             fail(f"valid_fraction = {self.valid_fraction}", "use a share in (0, 0.5]")
+        if not 0 <= self.minutes < math.inf:
+            fail(f"minutes = {self.minutes}", "give a budget in minutes, or 0 to train for `steps` steps")
         if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
             fail(f"lr = {self.lr}, min_lr_ratio = {self.min_lr_ratio}", "lr > 0 and min_lr_ratio in [0, 1]")
         if self.warmup < 0 or self.clip < 0 or self.weight_decay < 0 or self.sample_tokens < 0:

@@ -36,6 +36,14 @@ class Topology:
         dist.all_reduce(t)
         return float(t)
 
+    def max(self, value: float) -> float:
+        """The largest over processes of a number (a step's time)."""
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return float(t)
+
 
 def init_distributed(device: torch.device) -> Topology:
     """Join the process group torchrun describes in the environment (gloo on CPU, nccl on CUDA)."""

@@ -52,7 +52,7 @@ from .metrics import MetricsLog, memory_gate_means, read_metrics
 # fields that change what the steps compute: a resumed run must keep them
 _NUMERIC_FIELDS = ("preset", "variant", "model", "data", "tokenizer", "valid_fraction", "context", "batch_tokens",
                    "accumulation", "row_threads", "carry_state", "document_resets", "precision", "lr",
-                   "min_lr_ratio", "warmup", "weight_decay", "betas", "clip", "seed", "steps")
+                   "min_lr_ratio", "warmup", "weight_decay", "betas", "clip", "seed", "steps", "minutes")
 
 
 _VALID_SEED_OFFSET = 1_000_003  # validation samples are drawn with another seed than the training ones
@@ -128,10 +128,21 @@ def finished_run(config: TrainConfig) -> RunSummary | None:
     if not candidates:
         return None
     try:
-        step = verify_checkpoint(candidates[0])["step"]
+        info = verify_checkpoint(candidates[0])
     except CheckpointError:
         return None  # damaged: Trainer.run reports it and falls back to an intact one
-    return _finished_summary(run_dir, step) if step >= config.steps else None
+    return _finished_summary(run_dir, info["step"]) if _at_end(config, info) else None
+
+
+def _at_end(config: TrainConfig, info: dict) -> bool:
+    """Whether a checkpoint's trainer info is that of the run's last step: ``steps`` taken, or the
+    ``minutes`` budget spent."""
+    return info["step"] >= config.steps or _spent(config, info.get("train_seconds", 0.0))
+
+
+def _spent(config: TrainConfig, seconds: float) -> bool:
+    """Whether ``seconds`` of training time have used up the run's ``minutes`` budget (never without one)."""
+    return bool(config.minutes) and seconds >= config.minutes * 60
 
 
 def _finished_summary(run_dir: Path, step: int) -> RunSummary:
@@ -148,11 +159,15 @@ def resume_command(run_dir: Path) -> str:
     return f"titans train --resume --out {shlex.quote(str(run_dir))}"
 
 
-def learning_rate(config: TrainConfig, step: int) -> float:
-    """Linear warm-up to the peak, then cosine decay to ``min_lr_ratio`` of it at the last step."""
+def learning_rate(config: TrainConfig, step: int, seconds: float = 0.0) -> float:
+    """Linear warm-up to the peak, then cosine decay to ``min_lr_ratio`` of it at the last step; with a
+    ``minutes`` budget, at the budget's end, ``seconds`` of training time having been spent before this step."""
     if step < config.warmup:
         return config.lr * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    if config.minutes:
+        progress = seconds / (config.minutes * 60)
+    else:
+        progress = (step - config.warmup) / max(1, config.steps - config.warmup)
     cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
 
@@ -190,6 +205,9 @@ class Trainer:
                              f"{self.topology.world} processes x {config.accumulation} micro-batches")
         self.run_dir = Path(config.out)
         self._bar = None
+        self.trained_seconds = 0.0
+        """Time spent in training steps so far, all invocations of the run (the clock of a ``minutes`` budget)."""
+        self._restored_at_end = False
         # a named tokenizer fails here, before a corpus is fetched; "bpe-N" is fitted to the training split;
         # documents passed in are no recipe, so auto reads them as bytes
         self.tokenizer_name = "bytes" if documents is not None and config.tokenizer == "auto" else config.tokenizer_name
@@ -294,7 +312,7 @@ class Trainer:
         finite = math.isfinite(loss_value) and math.isfinite(grad_norm)
         if finite:
             for group in self.optimizer.param_groups:
-                group["lr"] = learning_rate(config, step)
+                group["lr"] = learning_rate(config, step, self.trained_seconds)
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return finite, loss_value, grad_norm, (new_states if config.carry_state else None)
@@ -345,7 +363,8 @@ class Trainer:
                              f"resume with the same settings or start a new run folder")
 
     def _save(self, step: int, carried) -> None:
-        trainer_info = {"train_config": self.config.to_dict(), "tokens": step * self.config.batch_tokens}
+        trainer_info = {"train_config": self.config.to_dict(), "tokens": step * self.config.batch_tokens,
+                        "train_seconds": self.trained_seconds}
         save_checkpoint(self.run_dir / "checkpoints", step, self.model, self.optimizer, self.tokenizer,
                         trainer_info, rank=self.topology.rank, carried=carried, keep=self.config.keep_checkpoints,
                         barrier=self.topology.barrier)
@@ -374,6 +393,8 @@ class Trainer:
                 continue
             if damaged:
                 self._say(f"resuming from {checkpoint.name}, the newest intact checkpoint (step {restored.step})")
+            self.trained_seconds = restored.trainer.get("train_seconds", 0.0)
+            self._restored_at_end = _at_end(self.config, restored.trainer)
             return restored.step, restored.carried
         raise CheckpointError(f"no intact checkpoint in {self.run_dir / 'checkpoints'} "
                               f"({'; '.join(damaged)}); start a new run with another --out")
@@ -395,7 +416,7 @@ class Trainer:
         start, carried = 0, None
         if resume:
             start, carried = self._restore()
-            if start >= config.steps:
+            if self._restored_at_end:
                 return self._finished(start)
         elif (self.run_dir / "checkpoints" / "latest").exists():
             raise FileExistsError(f"{self.run_dir} already holds a run; pass --resume to continue it or "
@@ -407,7 +428,7 @@ class Trainer:
         self._bar = self._progress_bar(start)
         try:
             with _StopSignals() as signals:
-                score, carried = self._loop(start, carried, log, signals, began)
+                score, carried, done = self._loop(start, carried, log, signals, began)
         finally:
             if self._bar is not None:
                 self._bar.close()
@@ -418,36 +439,39 @@ class Trainer:
             if topology.is_main:
                 sample_path = self.run_dir / "sample.txt"
                 sample_path.write_text(sample + "\n")
-        summary = RunSummary(config.steps - start, (config.steps - start) * config.batch_tokens,
+        summary = RunSummary(done - start, (done - start) * config.batch_tokens,
                              time.perf_counter() - began, score, sample, self.run_dir, resumed_from=start,
                              sample_path=sample_path)
         shutdown(topology)
         return summary
 
     def _loop(self, start: int, carried, log: MetricsLog | None, signals: _StopSignals, began: float):
-        """Steps ``start`` to the end; returns the last validation and the carried state. Checks for a stop
-        signal after every step (see _interrupt)."""
+        """Steps ``start`` to the end; returns the last validation, the carried state and the steps done.
+        Checks for a stop signal after every step (see _interrupt)."""
         config = self.config
         score, bad, saved = None, 0, start
         done = start
         try:
             for step in range(start, config.steps):
+                lr = learning_rate(config, step, self.trained_seconds)
                 tick = time.perf_counter()
                 finite, loss, grad_norm, carried_next = self._step(step, carried)
                 seconds = time.perf_counter() - tick
+                self.trained_seconds += self._slowest(seconds)
                 done = step + 1
+                last = done == config.steps or _spent(config, self.trained_seconds)
                 if finite:
                     bad, carried = 0, carried_next
                     record = {"kind": "train", "step": done, "tokens": done * config.batch_tokens, "loss": loss,
-                              "lr": learning_rate(config, step), "grad_norm": grad_norm,
+                              "lr": lr, "grad_norm": grad_norm, "train_seconds": self.trained_seconds,
                               "tokens_per_s": config.batch_tokens / seconds, **memory_gate_means(self.module)}
                     if log:
                         log.write(record)
                     self._advance_bar(loss, done - start, began)
-                    validating = done % config.eval_every == 0 or done == config.steps
+                    validating = done % config.eval_every == 0 or last
                     if validating:
                         score = self._validate_and_log(done, log)
-                    if done % config.save_every == 0 or done == config.steps:
+                    if done % config.save_every == 0 or last:
                         self._save(done, carried)
                         saved = done
                     if log and (validating or saved == done):  # loss.png keeps up with the checkpoints
@@ -459,13 +483,24 @@ class Trainer:
                     self._advance_bar(float("nan"), done - start, began)
                     if bad >= config.max_bad_steps:
                         self._diverged(bad, done)
-                if self._stop_requested(signals) and done < config.steps:
+                    if last and saved != done:  # the budget ran out on a skipped step: end where a resume would
+                        self._save(done, carried)
+                if last:
+                    break
+                if self._stop_requested(signals):
                     self._interrupt(signals.received or signal.SIGTERM, done, saved, carried, log)
         except KeyboardInterrupt:
             # a second signal (or a KeyboardInterrupt without our handler) during a step or a save
             signum = signals.received or signal.SIGINT
             raise TrainingInterrupted(self._abandoned_message(signum, done), 128 + signum) from None
-        return score, carried
+        return score, carried, done
+
+    def _slowest(self, seconds: float) -> float:
+        """A step's time on the slowest process: every process must see the same clock, so that all of
+        them end a ``minutes`` budget at the same step (only then is it a collective)."""
+        if not self.config.minutes or self.topology.world == 1:
+            return seconds
+        return self.topology.max(seconds)
 
     def _validate_and_log(self, done: int, log: MetricsLog | None) -> LanguageModelScore:
         score = self.validate()
@@ -517,13 +552,15 @@ class Trainer:
 
     def _progress_bar(self, start: int):
         """Steps done of all, the elapsed time and the ETA (from this invocation's own rate), the loss and
-        the tokens per second averaged over this invocation (validation and checkpoints included)."""
+        the tokens per second averaged over this invocation (validation and checkpoints included); under a
+        ``minutes`` budget, the steps done and the time."""
         if not (self.progress and self.topology.is_main):
             return None
         from tqdm import tqdm
 
-        return tqdm(total=self.config.steps, initial=start, desc="train", unit="step", file=sys.stderr,
-                    dynamic_ncols=True)
+        # a minutes budget ends at a step known only when it comes: no total, no ETA
+        total = None if self.config.minutes else self.config.steps
+        return tqdm(total=total, initial=start, desc="train", unit="step", file=sys.stderr, dynamic_ncols=True)
 
     def _advance_bar(self, loss: float, steps_run: int, began: float) -> None:
         if self._bar is None:
