@@ -15,7 +15,7 @@ from a timed step instead, which misjudged a model's pace by up to 18 %. A timin
 the run's first batches (both models, each at its row_threads setting and at one thread of rows, in turn in the
 same rounds: 3 steps each, three times, after 2 warm-up steps) picks each model's faster setting and how often
 it validates (five times in the budget, and at its end); the wall time of the whole run (validation and
-checkpoints included) is reported as measured, the tokens per second per second of training. Run it on a quiet machine: the memory models are very sensitive
+checkpoints included) is reported as measured (tokens per second count the training time only). Run it on a quiet machine: the memory models are very sensitive
 to a concurrent load.
 """
 
