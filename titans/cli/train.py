@@ -85,10 +85,9 @@ def run(args: argparse.Namespace, base: TrainConfig | None = None) -> None:
     if summary.already_finished:
         _print_finished(summary, config)
         return
-    end = summary.resumed_from + summary.steps
-    resumed = (f" (resumed at step {summary.resumed_from}, now {end} of {config.steps})"
-               if summary.resumed_from and not config.minutes else
-               f" (resumed at step {summary.resumed_from}, now {end})" if summary.resumed_from else "")
+    of_all = "" if config.minutes else f" of {config.steps}"  # a budget's steps are known when it is spent
+    resumed = (f" (resumed at step {summary.resumed_from}, now {summary.resumed_from + summary.steps}{of_all})"
+               if summary.resumed_from else "")
     print(f"trained {config.variant} ({trainer.module.num_parameters() / 1e6:.2f}M parameters) for "
           f"{summary.steps} steps{resumed}, {summary.tokens:,} tokens, in {summary.seconds / 60:.1f} min")
     _print_validation(summary.validation, "validation")
