@@ -114,35 +114,3 @@ def test_concatenated_channels_equal_separate_convs():
         want_out, want_tail = conv(part, t, reset)
         torch.testing.assert_close(out[..., 3 * i : 3 * i + 3], want_out, rtol=0, atol=0)
         torch.testing.assert_close(tail[..., 3 * i : 3 * i + 3], want_tail, rtol=0, atol=0)
-
-
-@pytest.mark.parametrize("kernel_size", [1, 2, 4])
-def test_recomputed_cut_windows_equal_a_cut_on_every_tap(kernel_size):
-    """causal_conv sums every window whole and computes again only those that reach across a document
-    start; the reference cuts every tap of every token (the path it takes under torch.compile). The same
-    outputs, tails and gradients, element for element."""
-    from titans.layers.short_conv import _windows, causal_conv
-
-    g = torch.Generator().manual_seed(kernel_size)
-    x = torch.randn(3, 13, 5, dtype=torch.float64, generator=g)
-    weight = torch.randn(5, kernel_size, dtype=torch.float64, generator=g)
-    tail = torch.randn(3, kernel_size - 1, 5, dtype=torch.float64, generator=g)
-    reset = torch.zeros(3, 13, dtype=torch.bool)
-    reset[0, [0, 2, 3, 11]] = True  # starts at the call's start, back to back, near the end
-    reset[1, 6] = True  # row 2: none
-    leaves = [t.clone().requires_grad_() for t in (x, weight, tail)]
-    out, new_tail = causal_conv(*leaves, reset)
-    x_, w_, t_ = (t.clone().requires_grad_() for t in (x, weight, tail))
-    doc = torch.cat([reset.new_zeros(3, kernel_size - 1), reset], 1).to(torch.int32).cumsum(1)
-    want = _windows(x_, torch.cat([t_, x_], 1), w_, doc)
-    torch.testing.assert_close(out, want, rtol=0, atol=0)
-    if kernel_size > 1:
-        assert (out - _windows(x, torch.cat([tail, x], 1), weight)).abs()[0, :5].max() > 1e-3  # cuts happened
-    grad, tail_grad = torch.randn_like(out), torch.randn_like(new_tail)
-    (out * grad).sum().add((new_tail * tail_grad).sum()).backward()
-    kept = (doc[:, doc.shape[1] - (kernel_size - 1):] == doc[:, -1:]).unsqueeze(-1).to(x.dtype)
-    want_tail = torch.cat([t_, x_], 1)[:, 13:] * kept
-    torch.testing.assert_close(new_tail, want_tail, rtol=0, atol=0)
-    (want * grad).sum().add((want_tail * tail_grad).sum()).backward()
-    for mine, theirs in zip(leaves, (x_, w_, t_)):
-        torch.testing.assert_close(mine.grad, theirs.grad, rtol=1e-12, atol=1e-12)

@@ -389,9 +389,6 @@ class NeuralMemory(nn.Module):
         count = len(pieces)
         masks = [None] * count if M is None else M.split(segment, dim=1)
         resets = [None] * count if R is None else R.split(segment, dim=1)
-        if R is not None and not torch.compiler.is_compiling():
-            # a segment with no document start skips the op's reset work (the same result without it)
-            resets = [r if bool(r.any()) else None for r in resets]
         W, S, weights = state.weights, state.momentum, read_weights
         ys, losses, changes, reads = [], [], [], []
         for piece, queries, m, r in zip(pieces, q.split(segment, dim=2), masks, resets):
