@@ -207,7 +207,6 @@ class Trainer:
         self._bar = None
         self.trained_seconds = 0.0
         """Time spent in training steps so far, all invocations of the run (the clock of a ``minutes`` budget)."""
-        self._restored_at_end = False
         # a named tokenizer fails here, before a corpus is fetched; "bpe-N" is fitted to the training split;
         # documents passed in are no recipe, so auto reads them as bytes
         self.tokenizer_name = "bytes" if documents is not None and config.tokenizer == "auto" else config.tokenizer_name
@@ -394,7 +393,6 @@ class Trainer:
             if damaged:
                 self._say(f"resuming from {checkpoint.name}, the newest intact checkpoint (step {restored.step})")
             self.trained_seconds = restored.trainer.get("train_seconds", 0.0)
-            self._restored_at_end = _at_end(self.config, restored.trainer)
             return restored.step, restored.carried
         raise CheckpointError(f"no intact checkpoint in {self.run_dir / 'checkpoints'} "
                               f"({'; '.join(damaged)}); start a new run with another --out")
@@ -416,7 +414,7 @@ class Trainer:
         start, carried = 0, None
         if resume:
             start, carried = self._restore()
-            if self._restored_at_end:
+            if start >= config.steps or _spent(config, self.trained_seconds):
                 return self._finished(start)
         elif (self.run_dir / "checkpoints" / "latest").exists():
             raise FileExistsError(f"{self.run_dir} already holds a run; pass --resume to continue it or "
